@@ -1,0 +1,127 @@
+"""Seeding, device choice and the "verified with" stamp that every page shows.
+
+One place decides how a run is made reproducible: :func:`seed_everything`. Pages call
+:func:`setup_page` once, at the top, which seeds, fixes the CPU thread count and returns the stamp.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["PageInfo", "get_device", "seed_everything", "setup_page", "verified_stamp"]
+
+DEVICE_ENV = "LESSON6_DEVICE"
+THREADS_ENV = "LESSON6_THREADS"
+_MAX_SEED = 2**32 - 1
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU).
+
+    With the same seed, the same code and the same thread count, CPU runs give the same numbers
+    bit for bit. On a GPU, cuDNN is also told to pick deterministic kernels.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= seed <= _MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**32 - 1], got {seed}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))  # noqa: NPY002 (seed the global one too)
+    torch.manual_seed(int(seed))
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def get_device(name: str | torch.device | None = None) -> torch.device:
+    """The device to run on: CPU unless asked otherwise.
+
+    ``name`` is ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"`` (a GPU if there is one) or a
+    ``torch.device``. ``None`` reads ``$LESSON6_DEVICE`` and falls back to ``"cpu"``. Asking for
+    a GPU that is not there is an error, never a silent fall back to the CPU.
+    """
+    if name is None:
+        name = os.environ.get(DEVICE_ENV, "cpu")
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str):
+        raise TypeError(f"device must be a str or torch.device, got {type(name).__name__}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}") from err
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} was asked for, but torch sees no CUDA GPU here")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {name!r} was asked for, but only {torch.cuda.device_count()} GPU(s) exist"
+            )
+    return device
+
+
+def _device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return "CPU"
+
+
+def verified_stamp(device: torch.device | str = "cpu", when: _dt.date | None = None) -> str:
+    """One line saying which torch, Python and device produced a page's numbers, and when."""
+    device = torch.device(device)
+    when = when or _dt.date.today()
+    return (
+        f"Verified with torch {torch.__version__} on {_device_label(device)}, "
+        f"Python {platform.python_version()}, on {when.isoformat()}."
+    )
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What :func:`setup_page` set up; shows as the page's stamp in a notebook."""
+
+    seed: int
+    device: torch.device
+    threads: int
+    stamp: str
+
+    def _repr_html_(self) -> str:
+        return f'<p class="l6-stamp">{self.stamp}</p>'
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self.stamp}*"
+
+    def __repr__(self) -> str:
+        return self.stamp
+
+
+def setup_page(
+    seed: int = 0, device: str | torch.device | None = None, threads: int | None = None
+) -> PageInfo:
+    """Seed, choose the device and fix torch's CPU thread count, for one page or script.
+
+    ``threads`` defaults to ``$LESSON6_THREADS`` or 1: a fixed count keeps CPU results identical
+    from run to run (float sums depend on how work is split), and the site build shares 2 cores.
+    """
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "1")
+        try:
+            threads = int(raw)
+        except ValueError as err:
+            raise ValueError(f"${THREADS_ENV} must be a positive integer, got {raw!r}") from err
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    dev = get_device(device)
+    return PageInfo(seed=seed, device=dev, threads=threads, stamp=verified_stamp(dev))
