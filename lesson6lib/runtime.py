@@ -108,7 +108,7 @@ class PageInfo:
 def setup_page(
     seed: int = 0, device: str | torch.device | None = None, threads: int | None = None
 ) -> PageInfo:
-    """Seed, choose the device and fix torch's CPU thread count, for one page or script.
+    """Seed, choose the device, fix torch's CPU thread count and set the plot style.
 
     ``threads`` defaults to ``$LESSON6_THREADS`` or 1: a fixed count keeps CPU results identical
     from run to run (float sums depend on how work is split), and the site build shares 2 cores.
@@ -121,7 +121,10 @@ def setup_page(
             raise ValueError(f"${THREADS_ENV} must be a positive integer, got {raw!r}") from err
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    from lesson6lib.plots import apply_style  # matplotlib is only loaded where pages plot
+
     torch.set_num_threads(threads)
     seed_everything(seed)
+    apply_style()
     dev = get_device(device)
     return PageInfo(seed=seed, device=dev, threads=threads, stamp=verified_stamp(dev))
