@@ -105,6 +105,15 @@ def test_page_loads_clean_and_images_render(browser, base_url, path):
         ".md-content .arithmatex", "els => els.filter(e => !e.querySelector('.katex')).length"
     )
     assert unrendered == 0, "math left unrendered"
+    dollars = page.eval_on_selector_all(
+        ".jp-RenderedMarkdown",
+        """els => els.filter(e => {
+            const c = e.cloneNode(true);
+            c.querySelectorAll('code, pre, .katex').forEach(x => x.remove());
+            return c.textContent.includes('$');
+        }).length""",
+    )
+    assert dollars == 0, "notebook math left unrendered ($ in the text)"
     shots = os.environ.get("LESSON6_SCREENSHOTS")
     if shots:
         name = path.strip("/").replace("/", "_") or "home"
