@@ -37,19 +37,21 @@ def _hash_tree(digest: Any, folder: Path, pattern: str) -> None:
                 digest.update(chunk)
 
 
-def execution_key() -> str:
-    """A hash of everything besides the notebook that a page's outputs depend on."""
+def execution_key(library: Path = ROOT / "lesson6lib", environ: dict | None = None) -> str:
+    """A hash of everything besides the notebook that a page's outputs depend on: the library's
+    sources, the data folders named in the environment, the run settings, torch and Python."""
     import torch
 
+    environ = os.environ if environ is None else environ
     digest = hashlib.sha256()
-    _hash_tree(digest, ROOT / "lesson6lib", "*.py")
+    _hash_tree(digest, library, "*.py")
     for env in DATA_ENVS:
-        raw = os.environ.get(env, "").strip()
+        raw = environ.get(env, "").strip()
         digest.update(f"{env}={raw}\0".encode())
         if raw and Path(raw).expanduser().is_dir():
             _hash_tree(digest, Path(raw).expanduser(), "*")
     for env in RUN_ENVS:
-        digest.update(f"{env}={os.environ.get(env, '')}\0".encode())
+        digest.update(f"{env}={environ.get(env, '')}\0".encode())
     digest.update(f"torch={torch.__version__} python={platform.python_version()}".encode())
     return digest.hexdigest()[:16]
 

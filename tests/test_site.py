@@ -178,3 +178,18 @@ def test_a_cell_that_raises_fails_the_build(tmp_path: Path):
     assert bad.returncode != 0, "the build passed although a cell raised"
     assert "boom-7319" in bad.stdout + bad.stderr
     assert not (tmp_path / "bad" / "project" / "site" / "data" / "index.html").exists()
+
+
+def test_execution_cache_is_reused_and_follows_the_library(tmp_path: Path):
+    project = _throwaway_project(tmp_path, ["print(6 * 7)"])
+    logs = []
+    for step in ("cold", "warm", "library changed"):
+        if step == "library changed":
+            with open(project / "lesson6lib" / "__init__.py", "a", encoding="utf-8") as fh:
+                fh.write("\n# a change to the library\n")
+        done = _build(project)
+        assert done.returncode == 0, done.stderr[-3000:]
+        logs.append(done.stdout + done.stderr)
+    cold, warm, changed = logs
+    assert "Cache miss" in cold and "Cache hit" in warm and "Cache miss" in changed
+    assert "42" in (project / "site" / "data" / "index.html").read_text(encoding="utf-8")
