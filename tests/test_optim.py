@@ -1,0 +1,215 @@
+"""Our optimizers against torch.optim: the same trajectories over 100 steps, to 1e-6."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from lesson6lib import optim
+
+STEPS = 100
+TOL = 1e-6
+
+
+def make_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+def batches(n: int = STEPS) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(1)
+    return [
+        (torch.randn(32, 5, generator=gen), torch.randn(32, 1, generator=gen)) for _ in range(n)
+    ]
+
+
+def groups(model: nn.Module, per_group: list[dict]) -> list[dict]:
+    """Two groups: first layer / the rest, each with its own hyper-parameters."""
+    layers = list(model.children())
+    return [
+        {"params": layers[0].parameters(), **per_group[0]},
+        {"params": [p for m in layers[1:] for p in m.parameters()], **per_group[1]},
+    ]
+
+
+def trajectory(model: nn.Module, opt, before_step=None) -> list[torch.Tensor]:
+    out = []
+    for x, y in batches():
+        loss = nn.functional.mse_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        if before_step:
+            before_step()
+        opt.step()
+        out.append(torch.cat([p.detach().flatten() for p in model.parameters()]).clone())
+    return out
+
+
+def max_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    return max(float((x - y).abs().max()) for x, y in zip(a, b, strict=True))
+
+
+SGD_CASES = [
+    {"lr": 0.05},
+    {"lr": 0.05, "momentum": 0.9},
+    {"lr": 0.02, "momentum": 0.9, "weight_decay": 1e-2},
+    {"lr": 0.02, "momentum": 0.8, "dampening": 0.3, "weight_decay": 5e-3},
+    {"lr": 0.02, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+]
+ADAM_CASES = [
+    {"lr": 1e-3},
+    {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6},
+    {"lr": 3e-3, "weight_decay": 1e-2},
+    {"lr": 1e-2, "betas": (0.9, 0.95), "weight_decay": 0.1},
+]
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("hp", SGD_CASES, ids=str)
+def test_sgd_matches_torch(hp, foreach):
+    ours, theirs = make_model(), make_model()
+    a = trajectory(ours, optim.SGD(ours.parameters(), **hp))
+    b = trajectory(theirs, torch.optim.SGD(theirs.parameters(), foreach=foreach, **hp))
+    assert max_diff(a, b) <= TOL
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("hp", ADAM_CASES, ids=str)
+def test_adam_matches_torch(hp, foreach):
+    ours, theirs = make_model(), make_model()
+    a = trajectory(ours, optim.Adam(ours.parameters(), **hp))
+    b = trajectory(theirs, torch.optim.Adam(theirs.parameters(), foreach=foreach, **hp))
+    assert max_diff(a, b) <= TOL
+
+
+@pytest.mark.parametrize("foreach", [False, True], ids=["for-loop", "foreach"])
+@pytest.mark.parametrize("hp", ADAM_CASES, ids=str)
+def test_adamw_matches_torch(hp, foreach):
+    ours, theirs = make_model(), make_model()
+    a = trajectory(ours, optim.AdamW(ours.parameters(), **hp))
+    b = trajectory(theirs, torch.optim.AdamW(theirs.parameters(), foreach=foreach, **hp))
+    assert max_diff(a, b) <= TOL
+
+
+@pytest.mark.parametrize(
+    "hp",
+    [{"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-2}, {"lr": 0.05, "weight_decay": 0.1}],
+    ids=str,
+)
+def test_sgdw_is_sgd_after_shrinking_the_weights(hp):
+    """torch has no SGDW; its definition is: shrink by (1 - lr wd), then an SGD step without wd."""
+    ours, theirs = make_model(), make_model()
+    a = trajectory(ours, optim.SGDW(ours.parameters(), **hp))
+    plain = {k: v for k, v in hp.items() if k != "weight_decay"}
+
+    def shrink():
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p.mul_(1 - hp["lr"] * hp["weight_decay"])
+
+    b = trajectory(theirs, torch.optim.SGD(theirs.parameters(), **plain), before_step=shrink)
+    assert max_diff(a, b) <= TOL
+
+
+PAIRS = [
+    (
+        optim.SGD,
+        torch.optim.SGD,
+        [
+            {"lr": 0.05, "momentum": 0.9, "weight_decay": 1e-2},
+            {"lr": 0.005, "momentum": 0.5, "weight_decay": 0.0},
+        ],
+    ),
+    (
+        optim.Adam,
+        torch.optim.Adam,
+        [{"lr": 1e-2, "weight_decay": 1e-3}, {"lr": 1e-3, "weight_decay": 0.1}],
+    ),
+    (
+        optim.AdamW,
+        torch.optim.AdamW,
+        [{"lr": 1e-2, "weight_decay": 0.0}, {"lr": 3e-3, "weight_decay": 0.2}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours_cls", "torch_cls", "hps"), PAIRS, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_parameter_groups_with_own_lr_and_wd(ours_cls, torch_cls, hps):
+    ours, theirs = make_model(), make_model()
+    a = trajectory(ours, ours_cls(groups(ours, hps)))
+    b = trajectory(theirs, torch_cls(groups(theirs, hps)))
+    assert max_diff(a, b) <= TOL
+
+
+@pytest.mark.parametrize(
+    ("ours_cls", "torch_cls", "hps"), PAIRS, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_state_dict_round_trip_continues_identically(ours_cls, torch_cls, hps):
+    model = make_model()
+    opt = ours_cls(groups(model, hps))
+    trajectory(model, opt)
+    clone = copy.deepcopy(model)
+    opt2 = ours_cls(groups(clone, hps))
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert max_diff(trajectory(model, opt), trajectory(clone, opt2)) == 0
+
+
+def test_parameters_without_grad_are_left_alone():
+    a, b = nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(3))
+    opt = optim.AdamW([a, b], lr=0.1, weight_decay=0.5)
+    a.sum().backward()
+    opt.step()
+    assert torch.equal(b.detach(), torch.ones(3)) and not torch.equal(a.detach(), torch.ones(3))
+
+
+def test_l2_and_decoupled_differ_for_adam():
+    """The point of AdamW: the same wd is a different regulariser once Adam rescales it."""
+    m1, m2 = make_model(), make_model()
+    a = trajectory(m1, optim.Adam(m1.parameters(), lr=1e-2, weight_decay=0.1))
+    b = trajectory(m2, optim.Adam(m2.parameters(), lr=1e-2, weight_decay=0.1, decouple_wd=True))
+    assert max_diff(a, b) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: optim.SGD(p, lr=-1), "lr must be"),
+        (lambda p: optim.SGD(p, momentum=1.0), "momentum must be"),
+        (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "nesterov"),
+        (lambda p: optim.SGD(p, weight_decay=-0.1), "weight_decay must be"),
+        (lambda p: optim.Adam(p, betas=(0.9,)), "betas must be a pair"),
+        (lambda p: optim.Adam(p, betas=(0.9, 1.0)), r"betas\[1\] must be"),
+        (lambda p: optim.Adam(p, eps=-1e-8), "eps must be"),
+        (lambda p: optim.AdamW(p, lr="0.1"), "lr must be a number"),
+    ],
+)
+def test_bad_hyper_parameters(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make(make_model().parameters())
+
+
+def test_sparse_gradients_are_refused():
+    emb = nn.Embedding(10, 3, sparse=True)
+    opt = optim.Adam(emb.parameters())
+    emb(torch.tensor([1, 2])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse"):
+        opt.step()
+
+
+def test_closure_is_called_and_its_loss_returned():
+    model = make_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x, y = batches(1)[0]
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() > 0

@@ -1,0 +1,171 @@
+"""Our schedules against torch.optim.lr_scheduler, and the LR range test's contract."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.optim import lr_scheduler as torch_sched
+
+from lesson6lib import optim, schedules
+
+
+def lrs_of(scheduler, optimizer, steps: int, key: str = "lr") -> list[float]:
+    """The value of ``key`` in every group before each of ``steps`` steps, flattened."""
+    out = []
+    for _ in range(steps):
+        out += [g[key] if key != "beta1" else g["betas"][0] for g in optimizer.param_groups]
+        optimizer.step()
+        scheduler.step()
+    return out
+
+
+def two_groups(cls=torch.optim.SGD, **kw):
+    a, b = nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(3))
+    return cls([{"params": [a], "lr": 0.01}, {"params": [b], "lr": 0.001}], **kw)
+
+
+@pytest.mark.parametrize(("up", "down"), [(5, None), (4, 7), (1, 1)])
+def test_triangular_matches_cycliclr(up, down):
+    ours_opt, torch_opt = two_groups(), two_groups()
+    ours = schedules.TriangularLR(
+        ours_opt, max_lr=[0.1, 0.05], step_size_up=up, step_size_down=down
+    )
+    theirs = torch_sched.CyclicLR(
+        torch_opt,
+        base_lr=[0.01, 0.001],
+        max_lr=[0.1, 0.05],
+        step_size_up=up,
+        step_size_down=down,
+        mode="triangular",
+        cycle_momentum=False,
+    )
+    assert lrs_of(ours, ours_opt, 40) == pytest.approx(lrs_of(theirs, torch_opt, 40), abs=1e-12)
+
+
+@pytest.mark.parametrize(("cycle_len", "mult"), [(10, 1), (3, 2), (2, 3), (1, 2)])
+def test_sgdr_matches_cosine_warm_restarts(cycle_len, mult):
+    ours_opt, torch_opt = two_groups(), two_groups()
+    ours = schedules.CosineWarmRestarts(ours_opt, cycle_len, mult, min_lr=1e-4)
+    theirs = torch_sched.CosineAnnealingWarmRestarts(torch_opt, cycle_len, mult, eta_min=1e-4)
+    assert lrs_of(ours, ours_opt, 60) == pytest.approx(lrs_of(theirs, torch_opt, 60), abs=1e-12)
+
+
+def test_sgdr_restarts_at_the_right_steps():
+    values = [schedules.sgdr(t, 1.0, 0.0, cycle_len=2, cycle_mult=2) for t in range(14)]
+    restarts = [t for t in range(14) if values[t] == 1.0]
+    assert restarts == [0, 2, 6]  # cycles of 2, 4, 8 steps
+
+
+@pytest.mark.parametrize("pct", [0.25, 0.3, 0.5])
+@pytest.mark.parametrize(
+    ("opt_cls", "key", "kw"),
+    [(torch.optim.SGD, "momentum", {"momentum": 0.9}), (optim.AdamW, "beta1", {})],
+    ids=["sgd-momentum", "adamw-beta1"],
+)
+def test_one_cycle_matches_onecyclelr(pct, opt_cls, key, kw):
+    total = 50
+    settings = dict(
+        max_lr=[0.1, 0.02],
+        total_steps=total,
+        pct_start=pct,
+        div_factor=20.0,
+        final_div_factor=100.0,
+        base_momentum=0.8,
+        max_momentum=0.95,
+    )
+    ours_opt, torch_opt = two_groups(opt_cls, **kw), two_groups(opt_cls, **kw)
+    ours = schedules.OneCycle(ours_opt, **settings)
+    theirs = torch_sched.OneCycleLR(torch_opt, anneal_strategy="cos", **settings)
+    steps = total - 1
+    assert lrs_of(ours, ours_opt, steps) == pytest.approx(
+        lrs_of(theirs, torch_opt, steps), abs=1e-12
+    )
+    ours_opt, torch_opt = two_groups(opt_cls, **kw), two_groups(opt_cls, **kw)
+    ours = schedules.OneCycle(ours_opt, **settings)
+    theirs = torch_sched.OneCycleLR(torch_opt, anneal_strategy="cos", **settings)
+    assert lrs_of(ours, ours_opt, steps, key) == pytest.approx(
+        lrs_of(theirs, torch_opt, steps, key), abs=1e-12
+    )
+
+
+def test_one_cycle_shape():
+    values = [schedules.one_cycle(t, 1.0, 100, pct_start=0.25) for t in range(100)]
+    peak = max(range(100), key=values.__getitem__)
+    assert values[0] == pytest.approx(1 / 25) and values[peak] == pytest.approx(1.0)
+    assert 23 <= peak <= 25 and values[-1] == pytest.approx(1 / 25 / 1e4)
+
+
+def test_one_cycle_refuses_stepping_past_the_end():
+    opt = two_groups(momentum=0.9)
+    sched = schedules.OneCycle(opt, max_lr=0.1, total_steps=10)
+    for _ in range(9):
+        opt.step()
+        sched.step()
+    with pytest.raises(ValueError, match="stepped 10 times"):
+        sched.step()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda o: schedules.TriangularLR(o, 0.1, step_size_up=0), "step_size_up"),
+        (lambda o: schedules.TriangularLR(o, [0.1, 0.2, 0.3], 5), "3 values for 2"),
+        (lambda o: schedules.CosineWarmRestarts(o, cycle_len=5, cycle_mult=0), "cycle_mult"),
+        (lambda o: schedules.CosineWarmRestarts(o, cycle_len=5, min_lr=-1), "min_lr"),
+        (lambda o: schedules.OneCycle(o, 0.1, total_steps=10, pct_start=1.5), "pct_start"),
+        (lambda o: schedules.OneCycle(o, 0.1, total_steps=10), "momentum or betas"),
+    ],
+)
+def test_bad_settings(make, message):
+    opt = two_groups()  # plain SGD groups: no momentum key unless given
+    for g in opt.param_groups:
+        g.pop("momentum", None)
+    with pytest.raises(ValueError, match=message):
+        make(opt)
+
+
+# --- lr_find ----------------------------------------------------------------------------------
+
+
+def regression_problem(seed: int = 0):
+    torch.manual_seed(seed)
+    x = torch.randn(512, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * torch.randn(512, 1)
+    model = nn.Linear(4, 1)
+    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 512, 32)]
+    return model, batches
+
+
+def test_lr_find_restores_weights_and_optimizer_and_suggests_a_sane_lr():
+    model, batches = regression_problem()
+    opt = optim.SGD(model.parameters(), lr=0.123, momentum=0.9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = schedules.lr_find(model, nn.functional.mse_loss, batches, opt, num_steps=300)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert opt.param_groups[0]["lr"] == 0.123 and not opt.state
+    assert result.lrs == sorted(result.lrs) and len(result.lrs) == len(result.losses)
+    assert len(result.lrs) < 300, "the loss should diverge before lr = 10 with momentum 0.9"
+    assert 1e-3 < result.suggestion < 1.0
+    assert min(result.losses) < result.losses[0] / 2
+
+
+def test_lr_find_stops_on_divergence():
+    model, batches = regression_problem()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    result = schedules.lr_find(
+        model, nn.functional.mse_loss, batches, opt, end_lr=1e4, num_steps=200
+    )
+    assert result.lrs[-1] < 1e4
+    assert result.losses[-1] > min(result.losses)
+
+
+def test_lr_find_bad_input():
+    model, batches = regression_problem()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="start_lr < end_lr"):
+        schedules.lr_find(model, nn.functional.mse_loss, batches, opt, start_lr=1, end_lr=0.1)
+    with pytest.raises(ValueError, match="empty"):
+        schedules.lr_find(model, nn.functional.mse_loss, [], opt)
+    with pytest.raises(ValueError, match="at least 5"):
+        schedules.lr_find(model, nn.functional.mse_loss, batches, opt, num_steps=3)
