@@ -107,6 +107,13 @@ def browser(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not tests): our AdamW against torch's; the Learner's overhead."""
+    _env(session)
+    _run(session, "python", "benchmarks/bench_optim.py")
+
+
+@nox.session
 def serve(session: nox.Session) -> None:
     """The site on http://127.0.0.1:8000, pages executed, rebuilt on every change."""
     _env(session)
