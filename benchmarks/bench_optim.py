@@ -112,8 +112,9 @@ def overhead_table(repeats: int = 7) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
-    print(
-        f"torch {torch.__version__}, Python {platform.python_version()}, {torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}"
-    )
+    cpu = platform.processor() or platform.machine()
+    threads = torch.get_num_threads()
+    python = platform.python_version()
+    print(f"torch {torch.__version__}, Python {python}, {threads} thread(s), {cpu}")
     optimizer_table()
     overhead_table()

@@ -129,8 +129,15 @@ def test_search_finds_a_word_from_a_page(browser, base_url):
     page, problems = open_page(browser, base_url + "/")
     page.click("input.md-search__input")
     page.keyboard.type("Zimmern")
-    result = page.wait_for_selector(".md-search-result__item a", timeout=15_000)
-    assert "data/" in (result.get_attribute("href") or "")
+    # only the data page names the translator of the Nietzsche text; results refresh as each
+    # letter arrives, so wait until they are those of the whole word
+    page.wait_for_function(
+        """() => {
+            const hits = [...document.querySelectorAll('.md-search-result__item a')];
+            return hits.length > 0 && hits.every(a => a.href.includes('/data/'));
+        }""",
+        timeout=15_000,
+    )
     assert not problems, "\n".join(problems)
     page.context.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,14 +125,22 @@ def test_no_broken_internal_links_or_anchors(site: Path):
 
 
 def _throwaway_project(tmp_path: Path, notebook_cells: list[str]) -> Path:
-    """A copy of the site's sources whose data page is replaced by the given cells."""
+    """A copy of the site's machinery (config, hooks, theme, library) with two pages: a home page
+    and one notebook made of the given cells."""
     copy = tmp_path / "project"
     copy.mkdir(parents=True)
-    for name in ("mkdocs.yml", "hooks", "overrides", "jupyter_config", "lesson6lib"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, copy / name)
+    for name in ("hooks", "overrides", "jupyter_config", "lesson6lib"):
+        shutil.copytree(ROOT / name, copy / name)
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = re.sub(
+        r"^nav:\n(?:  - .*\n)+",
+        "nav:\n  - Home: index.md\n  - Page: page.ipynb\n",
+        config,
+        flags=re.M,
+    )
+    (copy / "mkdocs.yml").write_text(config, encoding="utf-8")
     (copy / "docs").mkdir()
-    shutil.copy(ROOT / "docs" / "index.md", copy / "docs" / "index.md")
+    (copy / "docs" / "index.md").write_text("# Home\n\nA throw-away site.\n", encoding="utf-8")
     shutil.copytree(ROOT / "docs" / "assets", copy / "docs" / "assets")
     cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# Throw-away page"]}]
     cells += [
@@ -152,7 +161,7 @@ def _throwaway_project(tmp_path: Path, notebook_cells: list[str]) -> Path:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    (copy / "docs" / "data.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    (copy / "docs" / "page.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     return copy
 
 
@@ -177,7 +186,7 @@ def test_a_cell_that_raises_fails_the_build(tmp_path: Path):
     )
     assert bad.returncode != 0, "the build passed although a cell raised"
     assert "boom-7319" in bad.stdout + bad.stderr
-    assert not (tmp_path / "bad" / "project" / "site" / "data" / "index.html").exists()
+    assert not (tmp_path / "bad" / "project" / "site" / "page" / "index.html").exists()
 
 
 def test_execution_cache_is_reused_and_follows_the_library(tmp_path: Path):
@@ -192,4 +201,4 @@ def test_execution_cache_is_reused_and_follows_the_library(tmp_path: Path):
         logs.append(done.stdout + done.stderr)
     cold, warm, changed = logs
     assert "Cache miss" in cold and "Cache hit" in warm and "Cache miss" in changed
-    assert "42" in (project / "site" / "data" / "index.html").read_text(encoding="utf-8")
+    assert "42" in (project / "site" / "page" / "index.html").read_text(encoding="utf-8")
