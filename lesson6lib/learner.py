@@ -69,6 +69,49 @@ def layer_groups(
     ]
 
 
+class _NotebookLine:
+    """A file for tqdm inside a Jupyter kernel: its latest line is shown in one output that is
+    updated in place, so an executed notebook keeps only the final state of each bar."""
+
+    def __init__(self) -> None:
+        from IPython.display import Pretty, display
+
+        self._pretty = Pretty
+        self._handle = display(Pretty(""), display_id=True)
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip("\n")
+        if line.strip():
+            self._handle.update(self._pretty(line))
+
+    def flush(self) -> None:
+        pass
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _progress_bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+    """A tqdm bar of ``total`` batches: updated in place in a notebook, on stdout elsewhere; the
+    learner closes it with the epoch's losses appended, one line per epoch."""
+    out = _NotebookLine() if enabled and _in_notebook() else sys.stdout
+    return tqdm(
+        total=total,
+        desc=desc,
+        disable=not enabled,
+        file=out,
+        ncols=120,
+        mininterval=0.5,
+        ascii=False,
+    )
+
+
 class Callback:
     """Hooks the learner calls; override the ones you need. ``learn`` is the :class:`Learner`."""
 
@@ -268,36 +311,28 @@ class Learner:
         self.model.train()
         self._call("before_epoch")
         total, count = 0.0, 0
-        bar = tqdm(
-            self.train_dl,
-            total=n_batches,
-            desc=f"epoch {epoch}/{epochs}",
-            disable=not self.progress,
-            leave=False,
-            file=sys.stdout,
-            ncols=80,
-            mininterval=0.5,
-        )
-        for batch in bar:
+        bar = _progress_bar(n_batches, f"epoch {epoch}/{epochs}", self.progress)
+        for batch in self.train_dl:
             self._train_batch(batch)
             total += self.loss * len(batch[-1])
             count += len(batch[-1])
+            bar.update()
             self._call("after_batch")
         if count == 0:
+            bar.close()
             raise ValueError("train_dl yielded no batch")
         row = {"epoch": epoch, "train_loss": total / count}
         if self.valid_dl is not None:
             row |= {f"valid_{k}": v for k, v in self.evaluate().items()}
         row["time_s"] = time.perf_counter() - start
         self.history.append(row)
+        bar.set_postfix_str(self._format_row(row), refresh=False)
+        bar.close()
         self._call("after_epoch")
-        if self.progress:
-            print(self._format_row(row), flush=True)
 
     @staticmethod
     def _format_row(row: dict[str, float]) -> str:
-        values = [f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "time_s")]
-        return "  ".join([f"epoch {row['epoch']}", *values, f"{row['time_s']:.1f}s"])
+        return "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "time_s"))
 
     def history_frame(self) -> pd.DataFrame:
         """Every epoch trained so far, one row each."""

@@ -269,3 +269,11 @@ def test_diverging_loss_is_reported():
     learn.optimizer = optim.SGD(learn.model.parameters(), lr=1e6)
     with pytest.raises(FloatingPointError, match="training loss is"):
         learn.fit(3)
+
+
+def test_progress_line_ends_with_the_epoch_losses(capsys):
+    learn = learner(metrics=[rmse])
+    learn.progress = True
+    learn.fit(1)
+    last = capsys.readouterr().out.replace("\r", "\n").strip().splitlines()[-1]
+    assert last.startswith("epoch 1/1: 100%") and "train_loss" in last and "valid_rmse" in last
