@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,7 @@ __all__ = [
     "LinePreset",
     "PRESETS",
     "fit_line",
+    "load_reference",
     "make_line",
     "train_collab",
     "weight_decay_grid",
@@ -228,3 +231,16 @@ PRESETS: dict[str, dict[str, object]] = {
 def describe(preset) -> dict:
     """A preset's settings as a flat dict (for printing)."""
     return asdict(preset)
+
+
+def load_reference(name: str) -> dict:
+    """Numbers measured once by a benchmark (``nox -s bench``) and shipped with the package, for
+    the pages to show: ``lesson6lib/reference/<name>.json``."""
+    folder = resources.files("lesson6lib") / "reference"
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = sorted(
+            p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
+        )
+        raise ValueError(f"no reference results named {name!r}; there are {known}")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -106,7 +106,7 @@ def _progress_bar(total: int | None, desc: str, enabled: bool) -> tqdm:
         desc=desc,
         disable=not enabled,
         file=out,
-        ncols=120,
+        bar_format="{desc} {bar:16} {n}/{total} {elapsed}{postfix}",
         mininterval=0.5,
         ascii=False,
     )

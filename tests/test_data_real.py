@@ -82,3 +82,15 @@ def test_rossmann_missing_file_mentions_kaggle(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="Kaggle") as info:
         rossmann.load_table("store")
     assert rossmann.FASTAI_BUNDLE in str(info.value)
+
+
+def test_movielens_summary():
+    ratings, movies = movielens.load_ratings("2016"), movielens.load_movies("2016")
+    s = movielens.summary(ratings, movies)
+    assert (s["ratings"], s["users"], s["movies rated"], s["movies listed"]) == (
+        100_004,
+        671,
+        9_066,
+        9_125,
+    )
+    assert s["mean rating"] == 3.544 and str(s["first rating"]) == "1995-01-09"

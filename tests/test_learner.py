@@ -276,4 +276,5 @@ def test_progress_line_ends_with_the_epoch_losses(capsys):
     learn.progress = True
     learn.fit(1)
     last = capsys.readouterr().out.replace("\r", "\n").strip().splitlines()[-1]
-    assert last.startswith("epoch 1/1: 100%") and "train_loss" in last and "valid_rmse" in last
+    assert last.startswith("epoch 1/1 ") and " 8/8 " in last
+    assert "train_loss" in last and "valid_rmse" in last

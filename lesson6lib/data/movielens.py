@@ -27,6 +27,7 @@ __all__ = [
     "load_movies",
     "load_ratings",
     "load_tags",
+    "summary",
 ]
 
 Release = Literal["2018", "2016"]
@@ -134,3 +135,16 @@ def load_tags(release: Release = "2018") -> pd.DataFrame:
 def load_links(release: Release = "2018") -> pd.DataFrame:
     """Ids of each movie on IMDb and TMDB (``tmdbId`` may be missing)."""
     return _load("links.csv", _check_release(release))
+
+
+def summary(ratings: pd.DataFrame, movies: pd.DataFrame) -> dict[str, object]:
+    """The headline numbers of one release: counts, mean rating and the dates it spans."""
+    return {
+        "ratings": len(ratings),
+        "users": ratings["userId"].nunique(),
+        "movies rated": ratings["movieId"].nunique(),
+        "movies listed": len(movies),
+        "mean rating": round(float(ratings["rating"].mean()), 3),
+        "first rating": ratings["timestamp"].min().date(),
+        "last rating": ratings["timestamp"].max().date(),
+    }
