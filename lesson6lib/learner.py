@@ -118,6 +118,7 @@ class Callback:
     def before_fit(self, learn: Learner) -> None: ...
     def before_epoch(self, learn: Learner) -> None: ...
     def after_batch(self, learn: Learner) -> None: ...
+    def before_validate(self, learn: Learner) -> None: ...
     def after_epoch(self, learn: Learner) -> None: ...
     def after_fit(self, learn: Learner) -> None: ...
 
@@ -314,8 +315,8 @@ class Learner:
         bar = _progress_bar(n_batches, f"epoch {epoch}/{epochs}", self.progress)
         for batch in self.train_dl:
             self._train_batch(batch)
-            total += self.loss * len(batch[-1])
-            count += len(batch[-1])
+            total += self.loss * batch[-1].numel()  # a mean over every target in the epoch
+            count += batch[-1].numel()
             bar.update()
             self._call("after_batch")
         if count == 0:
@@ -323,6 +324,7 @@ class Learner:
             raise ValueError("train_dl yielded no batch")
         row = {"epoch": epoch, "train_loss": total / count}
         if self.valid_dl is not None:
+            self._call("before_validate")
             row |= {f"valid_{k}": v for k, v in self.evaluate().items()}
         row["time_s"] = time.perf_counter() - start
         self.history.append(row)
@@ -342,7 +344,8 @@ class Learner:
 
     @torch.no_grad()
     def evaluate(self, dl: Iterable[Batch] | None = None) -> dict[str, float]:
-        """Mean loss and metrics over ``dl`` (default: ``valid_dl``), weighted by batch size.
+        """Mean loss and metrics over ``dl`` (default: ``valid_dl``), each batch weighted by its
+        number of targets.
         A metric named ``rmse`` is computed from the mean squared error over all rows."""
         dl = self.valid_dl if dl is None else dl
         if dl is None:
@@ -353,7 +356,7 @@ class Learner:
         for batch in dl:
             xs, y = self._split(batch)
             pred = self.model(*xs)
-            n = len(y)
+            n = y.numel()
             sums["loss"] += self._loss(pred, y).item() * n
             for m in self.metrics:
                 value = m(pred, y) ** 2 if m is rmse else m(pred, y)

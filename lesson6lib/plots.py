@@ -6,7 +6,7 @@ import re
 
 import matplotlib as mpl
 
-__all__ = ["PALETTE", "animation_html", "apply_style"]
+__all__ = ["ARROW_COLOURS", "DIAGRAMS", "PALETTE", "animation_html", "apply_style", "draw_diagram"]
 
 # Colour-blind-safe (Okabe & Ito), readable on the white figure background in both site themes.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -58,3 +58,177 @@ def animation_html(anim, default_mode: str = "once") -> str:
     if unknown:
         raise RuntimeError(f"matplotlib's player uses icons this helper does not know: {unknown}")
     return _ICON.sub(lambda m: _PLAYER_GLYPHS[m.group(1)], html)
+
+
+# --- the lesson's diagram notation --------------------------------------------------------------
+# rectangle = input, circle = hidden activations, triangle = output, arrow = a layer; arrows of one
+# colour share one weight matrix: green input -> hidden, orange hidden -> hidden, blue hidden ->
+# output.
+
+ARROW_COLOURS = {"green": "#009E73", "orange": "#E69F00", "blue": "#0072B2", "black": "#333333"}
+_SHAPES = ("input", "hidden", "output")
+
+# name -> (nodes: {id: (shape, x, y, label)}, edges: [(from, to, colour, label)], repeated box)
+_DIAGRAMS: dict[str, tuple[dict, list, tuple | None]] = {
+    "one hidden layer": (
+        {
+            "x": ("input", 0, 0, "input\nbatch × n_in"),
+            "h": ("hidden", 2.2, 0, "hidden\nbatch × n_hidden"),
+            "y": ("output", 4.4, 0, "output\nbatch × n_classes"),
+        },
+        [
+            ("x", "h", "black", "matrix product\n+ ReLU"),
+            ("h", "y", "black", "matrix product\n+ softmax"),
+        ],
+        None,
+    ),
+    "cnn with one dense layer": (
+        {
+            "x": ("input", 0, 0, "image\nchannels × H × W"),
+            "c": ("hidden", 2.2, 0, "filters ×\nH/2 × W/2"),
+            "h": ("hidden", 4.4, 0, "n_hidden"),
+            "y": ("output", 6.6, 0, "classes"),
+        },
+        [
+            ("x", "c", "black", "stride-2 conv\n+ ReLU"),
+            ("c", "h", "black", "flatten, dense\n+ ReLU"),
+            ("h", "y", "black", "dense\n+ softmax"),
+        ],
+        None,
+    ),
+    "three characters": (
+        {
+            "c1": ("input", 0, 0, "char 1"),
+            "c2": ("input", 2, 0, "char 2"),
+            "c3": ("input", 4, 0, "char 3"),
+            "h1": ("hidden", 0, 1.6, ""),
+            "h2": ("hidden", 2, 1.6, ""),
+            "h3": ("hidden", 4, 1.6, ""),
+            "y": ("output", 6, 1.6, "char 4"),
+        },
+        [
+            ("c1", "h1", "green", ""),
+            ("c2", "h2", "green", ""),
+            ("c3", "h3", "green", ""),
+            ("h1", "h2", "orange", ""),
+            ("h2", "h3", "orange", ""),
+            ("h3", "y", "blue", ""),
+        ],
+        None,
+    ),
+    "rnn loop": (
+        {
+            "c": ("input", 0, 0, "char n"),
+            "h": ("hidden", 0, 1.6, ""),
+            "y": ("output", 2.4, 1.6, "char n+1"),
+        },
+        [("c", "h", "green", ""), ("h", "h", "orange", ""), ("h", "y", "blue", "")],
+        (-0.75, -0.55, 1.5, 3.2, "repeat for each character"),
+    ),
+    "multi-output": (
+        {
+            "c1": ("input", 0, 0, "char 1"),
+            "c2": ("input", 2, 0, "char 2"),
+            "c3": ("input", 4, 0, "char 3"),
+            "h1": ("hidden", 0, 1.6, ""),
+            "h2": ("hidden", 2, 1.6, ""),
+            "h3": ("hidden", 4, 1.6, ""),
+            "y1": ("output", 0, 3.2, "char 2"),
+            "y2": ("output", 2, 3.2, "char 3"),
+            "y3": ("output", 4, 3.2, "char 4"),
+        },
+        [
+            *((f"c{k}", f"h{k}", "green", "") for k in (1, 2, 3)),
+            ("h1", "h2", "orange", ""),
+            ("h2", "h3", "orange", ""),
+            *((f"h{k}", f"y{k}", "blue", "") for k in (1, 2, 3)),
+        ],
+        None,
+    ),
+}
+DIAGRAMS = tuple(_DIAGRAMS)
+
+
+def _shape(ax, kind: str, x: float, y: float):
+    from matplotlib import patches
+
+    style = {"facecolor": "white", "edgecolor": "#333333", "lw": 1.6, "zorder": 3}
+    if kind == "input":
+        return ax.add_patch(patches.Rectangle((x - 0.45, y - 0.28), 0.9, 0.56, **style))
+    if kind == "hidden":
+        return ax.add_patch(patches.Circle((x, y), 0.36, **style))
+    return ax.add_patch(patches.RegularPolygon((x, y), 3, radius=0.45, **style))
+
+
+def draw_diagram(name: str, ax=None):
+    """Draw one of the lesson's diagrams (see :data:`DIAGRAMS`) in its notation."""
+    import matplotlib.pyplot as plt
+    from matplotlib import patches
+
+    if name not in _DIAGRAMS:
+        raise ValueError(f"diagram must be one of {list(DIAGRAMS)}, got {name!r}")
+    nodes, edges, box = _DIAGRAMS[name]
+    xs = [x for _, x, _, _ in nodes.values()]
+    ys = [y for _, _, y, _ in nodes.values()]
+    if ax is None:
+        width, height = max(xs) - min(xs) + 2.2, max(ys) - min(ys) + 1.8
+        ax = plt.subplots(figsize=(0.95 * width, 0.95 * height))[1]
+    for shape, x, y, label in nodes.values():
+        _shape(ax, shape, x, y)
+        if label:
+            below = shape == "input" or (shape != "output" and len(nodes) <= 4)
+            ax.text(
+                x,
+                y - 0.62 if below else y + 0.6,
+                label,
+                ha="center",
+                va="top" if below else "bottom",
+                fontsize=9,
+            )
+    for src, dst, colour, label in edges:
+        (_, x0, y0, _), (_, x1, y1, _) = nodes[src], nodes[dst]
+        colour = ARROW_COLOURS[colour]
+        if src == dst:  # a loop: the hidden state feeds itself
+            arrow = patches.FancyArrowPatch(
+                (x0 + 0.3, y0 + 0.25),
+                (x0 - 0.3, y0 + 0.25),
+                connectionstyle="arc3,rad=1.6",
+                arrowstyle="-|>",
+                mutation_scale=16,
+                color=colour,
+                lw=2.2,
+                zorder=2,
+            )
+            ax.add_patch(arrow)
+            continue
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            zorder=2,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": colour,
+                "lw": 2.2,
+                "shrinkA": 17,
+                "shrinkB": 19,
+                "mutation_scale": 16,
+            },
+        )
+        if label:
+            ax.text(
+                (x0 + x1) / 2, (y0 + y1) / 2 + 0.12, label, ha="center", va="bottom", fontsize=8
+            )
+    if box is not None:
+        bx, by, bw, bh, text = box
+        ax.add_patch(patches.Rectangle((bx, by), bw, bh, fill=False, ls=":", lw=1.4, ec="#666666"))
+        ax.text(
+            bx + bw / 2, by + bh + 0.05, text, ha="center", va="bottom", fontsize=8, color="#444444"
+        )
+    top = max(ys) + 1.0 if box is None else max(max(ys) + 1.0, box[1] + box[3] + 0.45)
+    ax.set_xlim(min(xs) - 1.1, max(xs) + 1.1)
+    ax.set_ylim(min(ys) - 1.1, top)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(name, fontsize=10)
+    return ax

@@ -22,3 +22,34 @@ def test_animation_html_needs_no_network():
     assert "http://" not in html and "https://" not in html
     assert 'class="fa' not in html and "&#x25B6;" in html
     assert html.count("data:image/png;base64") == 3
+
+
+def test_every_diagram_draws_in_the_lesson_colours():
+    from matplotlib import patches
+
+    from lesson6lib.plots import ARROW_COLOURS, DIAGRAMS, draw_diagram
+
+    for name in DIAGRAMS:
+        ax = draw_diagram(name)
+        shapes = {type(p).__name__ for p in ax.patches}
+        assert {"Rectangle", "Circle"} <= shapes or name == "one hidden layer"
+        assert any(isinstance(p, patches.RegularPolygon) for p in ax.patches), name
+        plt.close(ax.figure)
+    ax = draw_diagram("rnn loop")
+    colours = {
+        a.arrow_patch.get_edgecolor()[:3]
+        for a in ax.texts
+        if hasattr(a, "arrow_patch") and a.arrow_patch
+    }
+    assert len(colours) >= 2
+    plt.close(ax.figure)
+    assert set(ARROW_COLOURS) == {"green", "orange", "blue", "black"}
+
+
+def test_unknown_diagram():
+    import pytest
+
+    from lesson6lib.plots import draw_diagram
+
+    with pytest.raises(ValueError, match="diagram must be one of"):
+        draw_diagram("transformer")
