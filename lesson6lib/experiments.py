@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -22,13 +23,18 @@ from lesson6lib.learner import Learner, Recorder
 from lesson6lib.runtime import get_device, seed_everything
 
 __all__ = [
+    "CharPreset",
     "CollabPreset",
     "GridPreset",
     "LinePreset",
     "PRESETS",
+    "SeqPreset",
     "fit_line",
     "load_reference",
     "make_line",
+    "seq_model",
+    "train_next_char",
+    "train_seq",
     "train_collab",
     "weight_decay_grid",
 ]
@@ -210,24 +216,6 @@ def weight_decay_grid(preset: GridPreset, device: str | torch.device | None = No
     return pd.DataFrame(rows)
 
 
-PRESETS: dict[str, dict[str, object]] = {
-    "sgd": {"cpu": LinePreset(), "full": LinePreset(n_points=1_000_000, steps=10_000)},
-    "collab": {
-        "cpu": CollabPreset(),
-        "full": CollabPreset(epochs=10, batch_size=256, lr=1e-2, weight_decay=1e-4),
-    },
-    "wd-grid": {
-        "cpu": GridPreset(),
-        "full": GridPreset(
-            lrs=tuple(float(v) for v in np.geomspace(1e-3, 1e-1, 7)),
-            l2=tuple(float(v) for v in np.geomspace(1e-6, 1e-2, 9)),
-            decoupled=tuple(float(v) for v in np.geomspace(1e-2, 10, 7)),
-            seeds=(42, 43, 44),
-        ),
-    },
-}
-
-
 def describe(preset) -> dict:
     """A preset's settings as a flat dict (for printing)."""
     return asdict(preset)
@@ -244,3 +232,222 @@ def load_reference(name: str) -> dict:
         )
         raise ValueError(f"no reference results named {name!r}; there are {known}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- character models on Nietzsche ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CharPreset:
+    """A model that reads ``cs`` characters and predicts the next one."""
+
+    model: str = "loop"  # "char3", "loop", "concat" or "rnn"
+    cs: int = 8
+    n_fac: int = 42
+    n_hidden: int = 256
+    overlapping: bool = True
+    split: str = "contiguous"  # or "random": the 2018 notebook's leaky split of windows
+    train_windows: int | None = 150_000  # a seeded sample of the training windows; None: all
+    text_chars: int | None = None  # use only the first so many characters of the text
+    valid_chars: int | None = 20_000  # the first so many characters of the validation text
+    epochs: int = 1
+    batch_size: int = 512
+    lr: float = 3e-3
+    valid_frac: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SeqPreset:
+    """A recurrent model with an output after every character."""
+
+    cell: str = "gru"
+    n_layers: int = 1
+    n_hidden: int = 256
+    n_fac: int = 42
+    nonlinearity: str = "tanh"  # for cell="rnn"
+    identity_init: bool = False
+    stateful: bool = False
+    bptt: int = 64
+    batch_size: int = 64
+    epochs: int = 2
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    dropout: float = 0.0
+    clip_grad: float | None = 1.0
+    schedule: str = "1cycle"
+    valid_frac: float = 0.1
+    seed: int = 0
+
+
+def _nietzsche(text: str | None):
+    from lesson6lib.data import nietzsche
+    from lesson6lib.rnn import Vocab
+
+    text = nietzsche.load_text() if text is None else text
+    vocab = Vocab(text)
+    return vocab, vocab.encode(text)
+
+
+def train_next_char(
+    preset: CharPreset, text: str | None = None, device=None, progress=False
+) -> dict:
+    """Train a one-next-character model per ``preset``; validation loss in nats per character."""
+    from lesson6lib.batches import TensorBatches
+    from lesson6lib.rnn import Char3Model, CharLoop, CharLoopConcat, CharRnn, char_windows, seq_loss
+
+    vocab, codes = _nietzsche(text)
+    codes = codes if preset.text_chars is None else codes[: preset.text_chars]
+    gen = torch.Generator().manual_seed(preset.seed)
+    if preset.split == "contiguous":
+        cut = int(len(codes) * (1 - preset.valid_frac))
+        x, y = char_windows(codes[:cut], preset.cs, preset.overlapping)
+        valid = codes[cut:] if preset.valid_chars is None else codes[cut : cut + preset.valid_chars]
+        xv, yv = char_windows(valid, preset.cs, overlapping=True)
+    elif preset.split == "random":  # windows of the whole text, shuffled, then cut
+        x_all, y_all = char_windows(codes, preset.cs, preset.overlapping)
+        order = torch.randperm(len(x_all), generator=gen)
+        n_valid = int(len(order) * preset.valid_frac)
+        if preset.valid_chars is not None:
+            n_valid = min(n_valid, preset.valid_chars)
+        xv, yv = x_all[order[:n_valid]], y_all[order[:n_valid]]
+        x, y = x_all[order[n_valid:]], y_all[order[n_valid:]]
+    else:
+        raise ValueError(f"split must be 'contiguous' or 'random', got {preset.split!r}")
+    if preset.train_windows is not None and len(x) > preset.train_windows:
+        keep = torch.randperm(len(x), generator=gen)[: preset.train_windows]
+        x, y = x[keep], y[keep]
+    models = {"char3": Char3Model, "loop": CharLoop, "concat": CharLoopConcat, "rnn": CharRnn}
+    if preset.model not in models:
+        raise ValueError(f"model must be one of {sorted(models)}, got {preset.model!r}")
+    if preset.model == "char3" and preset.cs != 3:
+        raise ValueError("the char3 model reads exactly 3 characters: set cs=3")
+    seed_everything(preset.seed)
+    model = models[preset.model](len(vocab), preset.n_fac, preset.n_hidden)
+    learn = Learner(
+        model,
+        TensorBatches(x, y, batch_size=preset.batch_size, shuffle=True, seed=preset.seed),
+        seq_loss,
+        optim.Adam(model.parameters(), lr=preset.lr),
+        valid_dl=TensorBatches(xv, yv, batch_size=4096),
+        device=device,
+        progress=progress,
+    )
+    start = time.perf_counter()
+    history = learn.fit(preset.epochs)
+    return {
+        "valid_nats": float(history["valid_loss"].iloc[-1]),
+        "train_nats": float(history["train_loss"].iloc[-1]),
+        "seconds": time.perf_counter() - start,
+        "windows": len(x),
+        "learner": learn,
+        "vocab": vocab,
+    }
+
+
+def seq_model(preset: SeqPreset, vocab_size: int) -> nn.Module:
+    """The :class:`~lesson6lib.rnn.CharSeqRnn` a preset describes, initialised (and seeded)."""
+    from lesson6lib.rnn import CharSeqRnn, identity_init_
+
+    seed_everything(preset.seed)
+    model = CharSeqRnn(
+        vocab_size,
+        preset.n_fac,
+        preset.n_hidden,
+        preset.cell,
+        preset.n_layers,
+        preset.nonlinearity,
+        preset.stateful,
+        preset.dropout,
+    )
+    if preset.identity_init:
+        identity_init_(model.rnn)
+    return model
+
+
+def train_seq(
+    preset: SeqPreset, text: str | None = None, device=None, progress=False, callbacks=()
+) -> dict:
+    """Train a :class:`~lesson6lib.rnn.CharSeqRnn` per ``preset`` on the first 90% of the text;
+    validation loss in nats per character on the last 10%."""
+    from lesson6lib.batches import TensorBatches
+    from lesson6lib.rnn import ResetState, StreamBatches, seq_loss, seq_windows
+
+    vocab, codes = _nietzsche(text)
+    cut = int(len(codes) * (1 - preset.valid_frac))
+    train, valid = codes[:cut], codes[cut:]
+    if preset.stateful:
+        train_dl = StreamBatches(train, preset.batch_size, preset.bptt)
+        valid_dl = StreamBatches(valid, preset.batch_size, preset.bptt)
+        callbacks = [ResetState(), *callbacks]
+    else:
+        x, y = seq_windows(train, preset.bptt)
+        train_dl = TensorBatches(x, y, batch_size=preset.batch_size, shuffle=True, seed=preset.seed)
+        valid_dl = TensorBatches(*seq_windows(valid, preset.bptt), batch_size=512)
+    model = seq_model(preset, len(vocab))
+    opt = optim.Adam(
+        model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay, decouple_wd=True
+    )
+    recorder = Recorder()
+    learn = Learner(
+        model,
+        train_dl,
+        seq_loss,
+        opt,
+        valid_dl=valid_dl,
+        device=device,
+        clip_grad=preset.clip_grad,
+        callbacks=[recorder, *callbacks],
+        progress=progress,
+    )
+    scheduler = None
+    if preset.schedule == "1cycle":
+        scheduler = schedules.OneCycle(opt, preset.lr, preset.epochs * len(train_dl))
+    elif preset.schedule != "constant":
+        raise ValueError(f"schedule must be '1cycle' or 'constant', got {preset.schedule!r}")
+    start = time.perf_counter()
+    try:
+        history = learn.fit(preset.epochs, scheduler=scheduler)
+        diverged = False
+    except FloatingPointError:
+        history, diverged = learn.history_frame(), True
+    return {
+        "valid_nats": float(history["valid_loss"].iloc[-1]) if len(history) else math.nan,
+        "history": history,
+        "batch_losses": recorder.losses,
+        "diverged": diverged,
+        "seconds": time.perf_counter() - start,
+        "learner": learn,
+        "vocab": vocab,
+    }
+
+
+PRESETS: dict[str, dict[str, object]] = {
+    "sgd": {"cpu": LinePreset(), "full": LinePreset(n_points=1_000_000, steps=10_000)},
+    "collab": {
+        "cpu": CollabPreset(),
+        "full": CollabPreset(epochs=10, batch_size=256, lr=1e-2, weight_decay=1e-4),
+    },
+    "char-rnn": {
+        "cpu": SeqPreset(),
+        "full": SeqPreset(
+            n_layers=2,
+            n_hidden=512,
+            stateful=True,
+            bptt=128,
+            batch_size=128,
+            epochs=8,
+            lr=2e-3,
+            dropout=0.1,
+        ),
+    },
+    "wd-grid": {
+        "cpu": GridPreset(),
+        "full": GridPreset(
+            lrs=tuple(float(v) for v in np.geomspace(1e-3, 1e-1, 7)),
+            l2=tuple(float(v) for v in np.geomspace(1e-6, 1e-2, 9)),
+            decoupled=tuple(float(v) for v in np.geomspace(1e-2, 10, 7)),
+            seeds=(42, 43, 44),
+        ),
+    },
+}
