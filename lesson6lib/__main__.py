@@ -23,6 +23,9 @@ def _run(name: str, preset, device) -> dict:
     if name == "collab":
         result = experiments.train_collab(preset, device=device, progress=True)
         return {"valid_mse": result["valid_mse"], "seconds": result["seconds"]}
+    if name == "char-rnn":
+        result = experiments.train_seq(preset, device=device, progress=True)
+        return {"valid_nats_per_char": result["valid_nats"], "seconds": result["seconds"]}
     if name == "wd-grid":
         grid = experiments.weight_decay_grid(preset, device)
         table = grid.groupby(["method", "lr", "weight_decay"])["valid_mse"].mean().unstack()
