@@ -129,12 +129,15 @@ def test_search_finds_a_word_from_a_page(browser, base_url):
     page, problems = open_page(browser, base_url + "/")
     page.click("input.md-search__input")
     page.keyboard.type("Zimmern")
-    # only the data page names the translator of the Nietzsche text; results refresh as each
-    # letter arrives, so wait until they are those of the whole word
+    # the data page names the translator of the Nietzsche text; results refresh as each letter
+    # arrives, so wait until every result shows the whole word highlighted
     page.wait_for_function(
         """() => {
-            const hits = [...document.querySelectorAll('.md-search-result__item a')];
-            return hits.length > 0 && hits.every(a => a.href.includes('/data/'));
+            const items = [...document.querySelectorAll('.md-search-result__item')];
+            const whole = it => [...it.querySelectorAll('mark')]
+                .some(m => m.textContent.toLowerCase().startsWith('zimmern'));
+            return items.length > 0 && items.every(whole)
+                && items.some(it => it.querySelector('a').href.includes('/data/'));
         }""",
         timeout=15_000,
     )
