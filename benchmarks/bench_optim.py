@@ -97,14 +97,14 @@ def learner_loop(progress: bool) -> float:
     return time.perf_counter() - start
 
 
-def overhead_table(repeats: int = 7) -> None:
+def overhead_table(repeats: int = 15) -> None:
     runs = {"bare PyTorch loop": [], "Learner.fit": [], "Learner.fit, no progress bar": []}
     for _ in range(repeats):  # interleaved, so that drift in machine load hits all three alike
         runs["bare PyTorch loop"].append(bare_loop())
         runs["Learner.fit"].append(learner_loop(progress=True))
         runs["Learner.fit, no progress bar"].append(learner_loop(progress=False))
     base = statistics.median(runs["bare PyTorch loop"])
-    print("\nOne epoch, 60 batches of 256 rows, MLP 256-512-512-1, AdamW (median of 7 runs)")
+    print(f"\nOne epoch, 60 batches of 256 rows, MLP 256-512-512-1, AdamW (median of {repeats})")
     for name, times in runs.items():
         med = statistics.median(times)
         print(f"{name:32s} {med * 1e3:8.1f} ms   overhead {100 * (med / base - 1):+5.1f}%")
