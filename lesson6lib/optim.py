@@ -57,7 +57,27 @@ def _check(name: str, value: float, low: float, high: float | None = None) -> No
 
 
 class _Optimizer(Optimizer):
-    """What the four share: checking groups and collecting the parameters that have gradients."""
+    """What the four share: the step itself (closure, the parameters that have gradients, weight
+    decay); subclasses supply ``_update``, the rule that turns gradients into a step."""
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params, grads = self._with_grads(group)
+            if not params:
+                continue
+            grads = weight_decay(
+                params, grads, group["lr"], group["weight_decay"], group["decouple_wd"]
+            )
+            self._update(group, params, grads)
+        return loss
+
+    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        raise NotImplementedError
 
     def _with_grads(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
         params, grads = [], []
@@ -110,22 +130,11 @@ class SGD(_Optimizer):
         )
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            lr, mu = group["lr"], group["momentum"]
-            grads = weight_decay(params, grads, lr, group["weight_decay"], group["decouple_wd"])
-            if mu != 0:
-                grads = self._momentum(params, grads, mu, group["dampening"], group["nesterov"])
-            torch._foreach_add_(params, grads, alpha=-lr)
-        return loss
+    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        mu = group["momentum"]
+        if mu != 0:
+            grads = self._momentum(params, grads, mu, group["dampening"], group["nesterov"])
+        torch._foreach_add_(params, grads, alpha=-group["lr"])
 
     def _momentum(
         self, params: list[Tensor], grads: list[Tensor], mu: float, dampening: float, nesterov: bool
@@ -186,28 +195,17 @@ class Adam(_Optimizer):
         )
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            grads = weight_decay(params, grads, lr, group["weight_decay"], group["decouple_wd"])
-            ms, vs, steps = self._moments(params)
-            torch._foreach_lerp_(ms, grads, 1 - beta1)  # m = b1 m + (1 - b1) g
-            torch._foreach_mul_(vs, beta2)  # v = b2 v + (1 - b2) g^2
-            torch._foreach_addcmul_(vs, grads, grads, value=1 - beta2)
-            step_sizes = [-lr / (1 - beta1**t) for t in steps]
-            denom = torch._foreach_sqrt(vs)  # sqrt(v / (1 - b2^t)) + eps
-            torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in steps])
-            torch._foreach_add_(denom, eps)
-            torch._foreach_addcdiv_(params, ms, denom, step_sizes)
-        return loss
+    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        ms, vs, steps = self._moments(params)
+        torch._foreach_lerp_(ms, grads, 1 - beta1)  # m = b1 m + (1 - b1) g
+        torch._foreach_mul_(vs, beta2)  # v = b2 v + (1 - b2) g^2
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - beta2)
+        step_sizes = [-lr / (1 - beta1**t) for t in steps]
+        denom = torch._foreach_sqrt(vs)  # sqrt(v / (1 - b2^t)) + eps
+        torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in steps])
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(params, ms, denom, step_sizes)
 
     def _moments(self, params: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[int]]:
         """Each parameter's m and v (zeros at first) and its step count, advanced by one."""

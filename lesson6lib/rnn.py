@@ -117,7 +117,20 @@ def seq_loss(logits: Tensor, targets: Tensor) -> Tensor:
 # --- models -------------------------------------------------------------------------------------
 
 
-class Char3Model(nn.Module):
+class _CharLayers(nn.Module):
+    """The layers of the hand-written character models: an embedding, the input layer (green),
+    the square hidden layer (orange) and the output layer (blue)."""
+
+    def __init__(self, vocab_size: int, n_fac: int, n_hidden: int, n_in: int | None = None):
+        super().__init__()
+        self.e = nn.Embedding(vocab_size, n_fac)
+        self.l_in = nn.Linear(n_fac if n_in is None else n_in, n_hidden)
+        self.l_hidden = nn.Linear(n_hidden, n_hidden)
+        self.l_out = nn.Linear(n_hidden, vocab_size)
+        self.n_hidden = n_hidden
+
+
+class Char3Model(_CharLayers):
     """Three characters in, the fourth out, written out step by step as in the lesson:
 
     in_k = relu(W_in e(c_k)) (green), h = tanh(W_h (h + in_k)) (orange) from h = 0, three
@@ -125,12 +138,7 @@ class Char3Model(nn.Module):
     """
 
     def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.l_in = nn.Linear(n_fac, n_hidden)
-        self.l_hidden = nn.Linear(n_hidden, n_hidden)
-        self.l_out = nn.Linear(n_hidden, vocab_size)
-        self.n_hidden = n_hidden
+        super().__init__(vocab_size, n_fac, n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != 3:
@@ -143,17 +151,12 @@ class Char3Model(nn.Module):
         return self.l_out(h)
 
 
-class CharLoop(nn.Module):
+class CharLoop(_CharLayers):
     """:class:`Char3Model` as a loop over any number of characters: for each character,
     h = tanh(W_h (h + relu(W_in e(c)))). Logits for the character after the last one."""
 
     def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.l_in = nn.Linear(n_fac, n_hidden)
-        self.l_hidden = nn.Linear(n_hidden, n_hidden)
-        self.l_out = nn.Linear(n_hidden, vocab_size)
-        self.n_hidden = n_hidden
+        super().__init__(vocab_size, n_fac, n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.zeros(x.shape[0], self.n_hidden, device=x.device)
@@ -162,17 +165,12 @@ class CharLoop(nn.Module):
         return self.l_out(h)
 
 
-class CharLoopConcat(nn.Module):
+class CharLoopConcat(_CharLayers):
     """Like :class:`CharLoop`, but the state and the character are concatenated rather than
     added: h = tanh(W_h relu(W_in [h, e(c)])), so the layer can weigh the two separately."""
 
     def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.l_in = nn.Linear(n_fac + n_hidden, n_hidden)
-        self.l_hidden = nn.Linear(n_hidden, n_hidden)
-        self.l_out = nn.Linear(n_hidden, vocab_size)
-        self.n_hidden = n_hidden
+        super().__init__(vocab_size, n_fac, n_hidden, n_in=n_fac + n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.zeros(x.shape[0], self.n_hidden, device=x.device)
