@@ -125,21 +125,28 @@ def _check_codes(users: Tensor, items: Tensor, n_users: int, n_items: int) -> No
             )
 
 
-class EmbeddingDot(nn.Module):
-    """rating(u, i) = w_u . w_i: a user vector dotted with an item vector, nothing else."""
+class _Factors(nn.Module):
+    """What the three models share: a vector of ``n_factors`` for every user and every item."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 50) -> None:
+    def __init__(self, n_users: int, n_items: int, n_factors: int) -> None:
         super().__init__()
         self.n_users, self.n_items = n_users, n_items
         self.u = _embedding(n_users, n_factors)
         self.i = _embedding(n_items, n_factors)
+
+
+class EmbeddingDot(_Factors):
+    """rating(u, i) = w_u . w_i: a user vector dotted with an item vector, nothing else."""
+
+    def __init__(self, n_users: int, n_items: int, n_factors: int = 50) -> None:
+        super().__init__(n_users, n_items, n_factors)
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         _check_codes(users, items, self.n_users, self.n_items)
         return (self.u(users) * self.i(items)).sum(dim=1)
 
 
-class EmbeddingDotBias(nn.Module):
+class EmbeddingDotBias(_Factors):
     """rating(u, i) = low + (high - low) sigmoid(w_u . w_i + b_u + b_i): the dot product plus a
     bias per user (a harsh or generous rater) and per item (a good or bad movie), squashed into
     ``y_range``."""
@@ -151,10 +158,8 @@ class EmbeddingDotBias(nn.Module):
         n_factors: int = 50,
         y_range: tuple[float, float] = (0.0, 5.5),
     ) -> None:
-        super().__init__()
-        self.n_users, self.n_items, self.y_range = n_users, n_items, y_range
-        self.u = _embedding(n_users, n_factors)
-        self.i = _embedding(n_items, n_factors)
+        super().__init__(n_users, n_items, n_factors)
+        self.y_range = y_range
         self.ub = _embedding(n_users, 1)
         self.ib = _embedding(n_items, 1)
 
@@ -165,7 +170,7 @@ class EmbeddingDotBias(nn.Module):
         return sigmoid_range(logits, *self.y_range)
 
 
-class EmbeddingNet(nn.Module):
+class EmbeddingNet(_Factors):
     """rating(u, i) = low + (high - low) sigmoid(MLP([w_u, w_i])): the two vectors concatenated
     and fed through a hidden layer (with dropout) instead of a dot product."""
 
@@ -178,10 +183,8 @@ class EmbeddingNet(nn.Module):
         dropout: tuple[float, float] = (0.05, 0.5),
         y_range: tuple[float, float] = (0.0, 5.5),
     ) -> None:
-        super().__init__()
-        self.n_users, self.n_items, self.y_range = n_users, n_items, y_range
-        self.u = _embedding(n_users, n_factors)
-        self.i = _embedding(n_items, n_factors)
+        super().__init__(n_users, n_items, n_factors)
+        self.y_range = y_range
         self.emb_drop = nn.Dropout(dropout[0])
         self.hidden = nn.Linear(2 * n_factors, n_hidden)
         self.drop = nn.Dropout(dropout[1])

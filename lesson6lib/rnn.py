@@ -214,7 +214,7 @@ class CharRnn(nn.Module):
         return self.l_out(outputs[-1])
 
 
-class CharSeqRnn(nn.Module):
+class CharSeqRnn(CharRnn):
     """A prediction after every character: logits of shape (batch, seq, vocab).
 
     With ``stateful=True`` the final hidden state of each batch (detached, so gradients stop at
@@ -234,11 +234,8 @@ class CharSeqRnn(nn.Module):
         stateful: bool = False,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.rnn = _recurrent(cell, n_fac, n_hidden, n_layers, nonlinearity)
+        super().__init__(vocab_size, n_fac, n_hidden, cell, n_layers, nonlinearity)
         self.drop = nn.Dropout(dropout)
-        self.l_out = nn.Linear(n_hidden, vocab_size)
         self.stateful = stateful
         self.h: Tensor | tuple[Tensor, Tensor] | None = None
 
