@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 import numpy as np
@@ -214,11 +214,6 @@ def weight_decay_grid(preset: GridPreset, device: str | torch.device | None = No
                         }
                     )
     return pd.DataFrame(rows)
-
-
-def describe(preset) -> dict:
-    """A preset's settings as a flat dict (for printing)."""
-    return asdict(preset)
 
 
 def load_reference(name: str) -> dict:
