@@ -13,7 +13,7 @@ import time
 
 import pandas as pd
 
-from lesson6lib import experiments
+from lesson6lib import experiments, rossmann_runs
 from lesson6lib.runtime import setup_page
 
 
@@ -26,6 +26,11 @@ def _run(name: str, preset, device) -> dict:
     if name == "char-rnn":
         result = experiments.train_seq(preset, device=device, progress=True)
         return {"valid_nats_per_char": result["valid_nats"], "seconds": result["seconds"]}
+    if name == "rossmann":
+        result = rossmann_runs.train_rossmann(preset, device=device, progress=True)
+        with pd.option_context("display.width", 160):
+            print(result["history"])
+        return {"valid_rmspe": result["valid_rmspe"], "seconds": result["seconds"]}
     if name == "wd-grid":
         grid = experiments.weight_decay_grid(preset, device)
         table = grid.groupby(["method", "lr", "weight_decay"])["valid_mse"].mean().unstack()

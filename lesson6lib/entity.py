@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from lesson6lib.collab import sigmoid_range
 
-__all__ = ["EntityEmbeddingModel", "embedding_sizes"]
+__all__ = ["EntityEmbeddingModel", "embed_codes", "embedding_sizes"]
 
 
 def embedding_sizes(cardinalities: Sequence[int], max_size: int = 50) -> list[tuple[int, int]]:
@@ -93,3 +93,17 @@ class EntityEmbeddingModel(nn.Module):
             x = drop(x)
         y = self.out(x).squeeze(1)
         return y if self.y_range is None else sigmoid_range(y, *self.y_range)
+
+
+@torch.no_grad()
+def embed_codes(model: EntityEmbeddingModel, codes: Tensor, columns: Sequence[int]) -> Tensor:
+    """The learned vectors that replace categorical codes as inputs of another model (the
+    paper's "embeddings reused"): for each column index j in ``columns``, the rows
+    E_j[codes[:, j]], concatenated in that order into a (rows, sum of widths) float tensor."""
+    if codes.dim() != 2 or codes.shape[1] != len(model.embeddings):
+        raise ValueError(f"codes must be (rows, {len(model.embeddings)}), got {tuple(codes.shape)}")
+    bad = [j for j in columns if not 0 <= j < len(model.embeddings)]
+    if bad:
+        raise ValueError(f"column indices {bad} are out of range 0..{len(model.embeddings) - 1}")
+    weights = [model.embeddings[j].weight.detach().cpu() for j in columns]
+    return torch.cat([w[codes[:, j]] for j, w in zip(columns, weights, strict=True)], dim=1)

@@ -20,6 +20,7 @@ from lesson6lib import optim, schedules
 from lesson6lib.collab import CollabData, EmbeddingDot, EmbeddingDotBias, EmbeddingNet, collab_data
 from lesson6lib.data import movielens
 from lesson6lib.learner import Learner, Recorder
+from lesson6lib.rossmann_runs import RossmannPreset
 from lesson6lib.runtime import get_device, seed_everything
 
 __all__ = [
@@ -435,6 +436,10 @@ PRESETS: dict[str, dict[str, object]] = {
             lr=2e-3,
             dropout=0.1,
         ),
+    },
+    "rossmann": {
+        "cpu": RossmannPreset(),
+        "full": RossmannPreset(hidden=(1000, 500), epochs=8, lr=5e-3),
     },
     "wd-grid": {
         "cpu": GridPreset(),

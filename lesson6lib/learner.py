@@ -34,12 +34,22 @@ __all__ = [
     "accuracy",
     "layer_groups",
     "rmse",
+    "root_mean",
 ]
 
 Batch = Sequence[Tensor]
 Metric = Callable[[Tensor, Tensor], Tensor]
 
 
+def root_mean(metric: Metric) -> Metric:
+    """Mark ``metric`` as a root of a mean, sqrt(mean(e)), so that :meth:`Learner.evaluate`
+    averages its square over all rows and takes the root at the end, instead of averaging
+    per-batch roots (which would be wrong)."""
+    metric.root_mean = True
+    return metric
+
+
+@root_mean
 def rmse(pred: Tensor, target: Tensor) -> Tensor:
     """Root mean squared error, sqrt(mean((pred - target)^2)), over the whole data set when used
     as a metric (the learner averages squared errors first)."""
@@ -346,7 +356,8 @@ class Learner:
     def evaluate(self, dl: Iterable[Batch] | None = None) -> dict[str, float]:
         """Mean loss and metrics over ``dl`` (default: ``valid_dl``), each batch weighted by its
         number of targets.
-        A metric named ``rmse`` is computed from the mean squared error over all rows."""
+        A metric marked with :func:`root_mean` (``rmse``, say) is computed from the mean of
+        its square over all rows."""
         dl = self.valid_dl if dl is None else dl
         if dl is None:
             raise ValueError("there is no valid_dl to evaluate on; pass a data loader")
@@ -359,14 +370,15 @@ class Learner:
             n = y.numel()
             sums["loss"] += self._loss(pred, y).item() * n
             for m in self.metrics:
-                value = m(pred, y) ** 2 if m is rmse else m(pred, y)
+                value = m(pred, y) ** 2 if getattr(m, "root_mean", False) else m(pred, y)
                 sums[m.__name__] += value.item() * n
             count += n
         if count == 0:
             raise ValueError("the data loader yielded no batch")
         means = {k: v / count for k, v in sums.items()}
-        if rmse in self.metrics:
-            means["rmse"] = math.sqrt(means["rmse"])
+        for m in self.metrics:
+            if getattr(m, "root_mean", False):
+                means[m.__name__] = math.sqrt(means[m.__name__])
         return means
 
     @torch.no_grad()

@@ -6,9 +6,13 @@ features, days since and until holidays and promotions, and 7-day counts of them
 event features on train and test together is what the 2018 notebook only did from July 2018 on:
 the first test days need the last training days' events.
 
-One change from the lesson: Google Trends rows are weekly, Sunday to Saturday, and are joined to
+Two changes from the lesson. Google Trends rows are weekly, Sunday to Saturday, and are joined to
 the week that *contains* each day. The lesson joined on (calendar year, ISO week of the Sunday),
-which pairs most days with a neighbouring week and mismatches days around New Year.
+which pairs most days with a neighbouring week and mismatches days around New Year. And two
+features the lesson did not have, ``AfterClosure`` and ``BeforeClosure``: days since and until the
+store's last and next closure on a day other than Sunday, capped at ``CLOSURE_HORIZON`` + 1 (which
+also stands for "none"). Sales jump when a store reopens; only a frame that still holds the closed
+days can compute these, which is why closed days are dropped after the features, not before.
 
 :func:`load_frame` caches the result in the user cache, keyed by the input files and this code.
 """
@@ -28,15 +32,28 @@ from lesson6lib import tabular
 from lesson6lib.data import rossmann
 from lesson6lib.data.files import cache_root, locate
 
-__all__ = ["CATEGORICAL", "CONTINUOUS", "EVENTS", "build_frame", "load_frame"]
+__all__ = [
+    "CATEGORICAL",
+    "CLOSURE",
+    "CLOSURE_HORIZON",
+    "CONTINUOUS",
+    "EVENTS",
+    "LESSON_CATEGORICAL",
+    "build_frame",
+    "closure_features",
+    "load_frame",
+]
 
 EVENTS = ("SchoolHoliday", "StateHoliday", "Promo")
-# The lesson's 22 categorical and 16 continuous inputs.
-CATEGORICAL = (
+# The lesson's 22 categorical and 16 continuous inputs; CATEGORICAL adds the two closure features.
+LESSON_CATEGORICAL = (
     "Store DayOfWeek Year Month Day StateHoliday CompetitionMonthsOpen Promo2Weeks StoreType "
     "Assortment PromoInterval CompetitionOpenSinceYear Promo2SinceYear State Week Events "
     "Promo_fw Promo_bw StateHoliday_fw StateHoliday_bw SchoolHoliday_fw SchoolHoliday_bw"
 ).split()
+CLOSURE = ["AfterClosure", "BeforeClosure"]
+CLOSURE_HORIZON = 14
+CATEGORICAL = [*LESSON_CATEGORICAL, *CLOSURE]
 CONTINUOUS = (
     "CompetitionDistance Max_TemperatureC Mean_TemperatureC Min_TemperatureC Max_Humidity "
     "Mean_Humidity Min_Humidity Max_Wind_SpeedKm_h Mean_Wind_SpeedKm_h CloudCover trend "
@@ -63,6 +80,22 @@ def _trends(googletrend: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return states, germany
 
 
+def closure_features(rows: pd.DataFrame, horizon: int = CLOSURE_HORIZON) -> pd.DataFrame:
+    """``AfterClosure`` / ``BeforeClosure``: days since / until the store's last / next closure
+    (``Open == 0``) on a day other than Sunday (``DayOfWeek`` 7), counted within each store;
+    days further away than ``horizon``, and days with no such closure, get ``horizon + 1``.
+    A missing ``Open`` counts as open."""
+    tabular.require_columns(rows, ["Store", "Date", "Open", "DayOfWeek"], "closure_features")
+    closed = (rows["Open"] == 0) & (rows["DayOfWeek"] != 7)
+    elapsed = tabular.elapsed_features(rows.assign(Closure=closed), ["Closure"])
+    out = rows.copy()
+    for name in CLOSURE:
+        days = elapsed[name].to_numpy()
+        none = (days == 0) & ~closed.to_numpy()  # elapsed_features' 0 for "no closure"
+        out[name] = np.where(none, horizon + 1, np.minimum(days, horizon + 1))
+    return out
+
+
 def build_frame(tables: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Train and test rows with every joined table and engineered feature (see module doc)."""
     t = rossmann.load_all() if tables is None else tables
@@ -85,6 +118,7 @@ def build_frame(tables: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     rows = tabular.competition_features(rows)
     rows = tabular.elapsed_features(rows, EVENTS)
     rows = tabular.rolling_counts(rows, EVENTS)
+    rows = closure_features(rows)
     return rows.drop(columns="week")
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "competition_features",
     "elapsed_features",
     "join_checked",
+    "require_columns",
     "rmspe",
     "rolling_counts",
 ]
@@ -27,7 +28,8 @@ __all__ = [
 _DAY = np.timedelta64(1, "D")
 
 
-def _require(df: pd.DataFrame, columns: Sequence[str], who: str) -> None:
+def require_columns(df: pd.DataFrame, columns: Sequence[str], who: str) -> None:
+    """Raise a ValueError naming ``who`` and every column of ``columns`` that ``df`` lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{who}: the frame has no column(s) {missing}")
@@ -46,8 +48,8 @@ def join_checked(
     right_on = (
         on if right_on is None else ([right_on] if isinstance(right_on, str) else list(right_on))
     )
-    _require(left, on, "join_checked (left)")
-    _require(right, right_on, "join_checked (right)")
+    require_columns(left, on, "join_checked (left)")
+    require_columns(right, right_on, "join_checked (right)")
     dupes = right.duplicated(right_on).sum()
     if dupes:
         raise ValueError(
@@ -68,7 +70,7 @@ def join_checked(
 def add_datepart(df: pd.DataFrame, column: str, prefix: str = "") -> pd.DataFrame:
     """Columns describing a date: Year, Month, Week (ISO), Day, Dayofweek (0 = Monday),
     Dayofyear, the month/quarter/year start and end flags, and Elapsed (days since 1970)."""
-    _require(df, [column], "add_datepart")
+    require_columns(df, [column], "add_datepart")
     date = pd.to_datetime(df[column])
     out = df.copy()
     parts = {
@@ -107,7 +109,7 @@ def competition_features(df: pd.DataFrame) -> pd.DataFrame:
         "Promo2SinceYear",
         "Promo2SinceWeek",
     ]
-    _require(df, cols, "competition_features")
+    require_columns(df, cols, "competition_features")
     out = df.copy()
     year = out["CompetitionOpenSinceYear"].fillna(1900).astype("int64")
     month = out["CompetitionOpenSinceMonth"].fillna(1).astype("int64")
@@ -130,7 +132,7 @@ def competition_features(df: pd.DataFrame) -> pd.DataFrame:
 
 def _keys(df: pd.DataFrame, key: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Rows sorted by (key, date), their day numbers, and one sortable int per (key, day)."""
-    _require(df, [key, date], "elapsed/rolling features")
+    require_columns(df, [key, date], "elapsed/rolling features")
     if not df.index.is_unique:
         raise ValueError("the frame's index must be unique (reset_index() first)")
     ordered = df.sort_values([key, date], kind="stable")
@@ -148,7 +150,7 @@ def elapsed_features(
     days since the latest event on or before this day, and ``Before<f>``, days until the next
     event on or after it, within each ``key`` (store). 0 on the day itself; where there is no
     such event, 0 (the lesson's fill). Vectorised with sorted-key searches, no row loops."""
-    _require(df, list(fields), "elapsed_features")
+    require_columns(df, list(fields), "elapsed_features")
     ordered, days, keys = _keys(df, key, date)
     out = ordered.copy()
     for field in fields:
@@ -172,7 +174,7 @@ def rolling_counts(
     """``<f>_bw``: how many of the ``days`` days ending today had the event; ``<f>_fw``: how
     many of the ``days`` days starting today, within each ``key``. Counted by date, so missing
     days count as no event."""
-    _require(df, list(fields), "rolling_counts")
+    require_columns(df, list(fields), "rolling_counts")
     ordered, _, keys = _keys(df, key, date)
     out = ordered.copy()
     for field in fields:
@@ -194,7 +196,7 @@ class CategoryEncoder:
         self.columns = list(columns)
 
     def fit(self, df: pd.DataFrame) -> CategoryEncoder:
-        _require(df, self.columns, "CategoryEncoder.fit")
+        require_columns(df, self.columns, "CategoryEncoder.fit")
         self.categories_ = {
             c: pd.Index(sorted(df[c].dropna().unique(), key=str)) for c in self.columns
         }
@@ -209,7 +211,7 @@ class CategoryEncoder:
         """An int64 array (rows, columns) of codes, in the order of ``columns``."""
         if not hasattr(self, "categories_"):
             raise RuntimeError("CategoryEncoder is not fitted: call fit() first")
-        _require(df, self.columns, "CategoryEncoder.transform")
+        require_columns(df, self.columns, "CategoryEncoder.transform")
         codes = [self.categories_[c].get_indexer(df[c]) + 1 for c in self.columns]
         return np.stack(codes, axis=1).astype(np.int64)
 
@@ -222,7 +224,7 @@ class ContinuousScaler:
         self.columns = list(columns)
 
     def fit(self, df: pd.DataFrame) -> ContinuousScaler:
-        _require(df, self.columns, "ContinuousScaler.fit")
+        require_columns(df, self.columns, "ContinuousScaler.fit")
         values = self._numbers(df)
         self.medians_ = values.median()
         filled = values.fillna(self.medians_)
@@ -243,7 +245,7 @@ class ContinuousScaler:
         """A float32 array (rows, columns), in the order of ``columns``."""
         if not hasattr(self, "medians_"):
             raise RuntimeError("ContinuousScaler is not fitted: call fit() first")
-        _require(df, self.columns, "ContinuousScaler.transform")
+        require_columns(df, self.columns, "ContinuousScaler.transform")
         values = self._numbers(df).fillna(self.medians_)
         return ((values - self.means_) / self.stds_).to_numpy(dtype=np.float32)
 

@@ -57,3 +57,28 @@ def test_second_load_comes_from_the_cache(frame):
     again = rp.load_frame()
     assert time.perf_counter() - start < 3
     pd.testing.assert_frame_equal(again, frame)
+
+
+def test_closure_features_on_the_real_data(frame):
+    assert set(rp.CLOSURE) <= set(frame.columns)
+    assert frame[rp.CLOSURE].min().min() == 0 and frame[rp.CLOSURE].max().max() == 15
+    # a closure other than a Sunday: AfterClosure is 0 on it and 1 on the next row of that store
+    closed = frame[(frame.Open == 0) & (frame.DayOfWeek != 7)].iloc[0]
+    assert closed.AfterClosure == 0 and closed.BeforeClosure == 0
+
+
+def test_a_short_run_and_its_submission(frame):
+    from dataclasses import replace
+
+    from lesson6lib import rossmann_runs as rr
+    from lesson6lib.experiments import PRESETS
+
+    preset = replace(PRESETS["rossmann"]["cpu"], sample=0.05, epochs=1)
+    result = rr.train_rossmann(preset, frame)
+    assert result["valid_rmspe"] < 0.25
+    assert result["history"]["valid_exp_rmspe"].iloc[-1] == pytest.approx(
+        result["valid_rmspe"], rel=1e-3
+    )
+    sub = rr.submission(result["learner"], result["split"])
+    rr.check_submission(sub, result["split"].test)
+    assert len(sub) == 41_088 and (sub["Sales"] == 0).sum() == 5_984
