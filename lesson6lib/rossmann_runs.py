@@ -9,7 +9,7 @@ errors is close to the RMSE of log sales.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -69,19 +69,23 @@ class RossmannSplit:
     test: pd.DataFrame
     encoder: CategoryEncoder
     scaler: ContinuousScaler
+    _tensors: dict = field(default_factory=dict, repr=False)
 
     def tensors(self, part: str) -> tuple[Tensor, Tensor, Tensor]:
         """Codes (rows, categorical), scaled continuous inputs (rows, continuous) and log sales
-        (zeros for the test rows, which have no sales) of ``part``: train, valid or test."""
+        (zeros for the test rows, which have no sales) of ``part``: train, valid or test.
+        Computed once per part."""
         if part not in ("train", "valid", "test"):
             raise ValueError(f"part must be 'train', 'valid' or 'test', got {part!r}")
-        rows = getattr(self, part)
-        sales = rows["Sales"].fillna(1.0).to_numpy(dtype=np.float64)
-        return (
-            torch.from_numpy(self.encoder.transform(rows)),
-            torch.from_numpy(self.scaler.transform(rows)),
-            torch.from_numpy(np.log(sales).astype(np.float32)),
-        )
+        if part not in self._tensors:
+            rows = getattr(self, part)
+            sales = rows["Sales"].fillna(1.0).to_numpy(dtype=np.float64)
+            self._tensors[part] = (
+                torch.from_numpy(self.encoder.transform(rows)),
+                torch.from_numpy(self.scaler.transform(rows)),
+                torch.from_numpy(np.log(sales).astype(np.float32)),
+            )
+        return self._tensors[part]
 
     def loader(self, part: str, batch_size: int, shuffle: bool = False, seed: int = 0):
         """Batches (codes, continuous, log sales) of ``part``."""
