@@ -84,6 +84,17 @@ def test_every_cell_ran_and_shows_its_outputs(site: Path, notebook: Path):
     assert (site / notebook.stem / notebook.name).is_file(), "the notebook download is missing"
 
 
+def test_rossmann_page_reaches_its_targets(site: Path):
+    """The CPU preset's validation RMSPE is at most 0.13, and the submission has every row."""
+    text = "".join(Page(site / "rossmann" / "index.html").text).replace("\xa0", " ")
+    score = re.search(r"validation RMSPE (0\.\d+) after", text)
+    assert score and float(score.group(1)) <= 0.13, score
+    assert "41,088 rows, columns ['Id', 'Sales']" in text
+    assert "same Ids as Kaggle's sample: True" in text
+    inside = "".join(Page(site / "inside-the-model" / "index.html").text)
+    assert "the copy's outputs equal the library's: True" in inside
+
+
 def test_every_page_of_the_nav_was_built(site: Path):
     assert (site / "index.html").is_file()
     for notebook in NOTEBOOKS:
