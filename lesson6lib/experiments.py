@@ -439,7 +439,7 @@ PRESETS: dict[str, dict[str, object]] = {
     },
     "rossmann": {
         "cpu": RossmannPreset(),
-        "full": RossmannPreset(hidden=(1000, 500), epochs=8, lr=5e-3),
+        "full": RossmannPreset(hidden=(1000, 500), epochs=12, lr=5e-3),
     },
     "wd-grid": {
         "cpu": GridPreset(),
