@@ -21,7 +21,13 @@ from lesson6lib.batches import TensorBatches
 from lesson6lib.entity import EntityEmbeddingModel
 from lesson6lib.learner import Learner, root_mean
 from lesson6lib.runtime import seed_everything
-from lesson6lib.tabular import CategoryEncoder, ContinuousScaler, require_columns, rmspe
+from lesson6lib.tabular import (
+    CategoryEncoder,
+    ContinuousScaler,
+    day_keys,
+    require_columns,
+    rmspe,
+)
 
 __all__ = [
     "VALID_WINDOW",
@@ -141,7 +147,7 @@ def rossmann_learner(
     ``weight_decay``), on ``model`` or a new :class:`EntityEmbeddingModel` per ``preset`` with a
     y_range of (0, 1.2 max log sales)."""
     seed_everything(preset.seed)
-    x_cat, _, y = split.tensors("train")
+    _, _, y = split.tensors("train")
     if model is None:
         model = EntityEmbeddingModel(
             split.encoder.cardinalities,
@@ -229,18 +235,18 @@ def check_submission(sub: pd.DataFrame, test: pd.DataFrame) -> None:
 
 def closure_runs(frame: pd.DataFrame) -> pd.DataFrame:
     """Every run of consecutive closed days (``Open == 0``) of each store: Store, first, last
-    and days (the run's length in rows). Rows must be one per (Store, Date)."""
+    and days (the run's length). Rows must be one per (Store, Date); a missing day ends a run."""
     require_columns(frame, ["Store", "Date", "Open"], "closure_runs")
-    rows = frame.sort_values(["Store", "Date"])
+    rows, _, keys = day_keys(frame)
     closed = (rows["Open"] == 0).to_numpy()
-    store = rows["Store"].to_numpy()
-    day = (pd.to_datetime(rows["Date"]).to_numpy() - np.datetime64("1970-01-01")) // np.timedelta64(
-        1, "D"
-    )
-    continues = np.r_[False, closed[:-1] & (store[1:] == store[:-1]) & (np.diff(day) == 1)]
+    continues = np.r_[False, closed[:-1] & (np.diff(keys) == 1)]
     run = np.cumsum(closed & ~continues)
     runs = pd.DataFrame(
-        {"run": run[closed], "Store": store[closed], "Date": rows["Date"].to_numpy()[closed]}
+        {
+            "run": run[closed],
+            "Store": rows["Store"].to_numpy()[closed],
+            "Date": rows["Date"].to_numpy()[closed],
+        }
     )
     out = runs.groupby("run").agg(
         Store=("Store", "first"), first=("Date", "min"), last=("Date", "max"), days=("Date", "size")

@@ -18,6 +18,7 @@ __all__ = [
     "ContinuousScaler",
     "add_datepart",
     "competition_features",
+    "day_keys",
     "elapsed_features",
     "join_checked",
     "require_columns",
@@ -130,8 +131,12 @@ def competition_features(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _keys(df: pd.DataFrame, key: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Rows sorted by (key, date), their day numbers, and one sortable int per (key, day)."""
+def day_keys(
+    df: pd.DataFrame, key: str = "Store", date: str = "Date"
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Rows sorted by (key, date), their day numbers, and one sortable int per (key, day):
+    code(key) * 1,000,000 + day, so that two rows are the same key on consecutive days exactly
+    when their ints differ by 1. Each (key, date) pair must appear once."""
     require_columns(df, [key, date], "elapsed/rolling features")
     if not df.index.is_unique:
         raise ValueError("the frame's index must be unique (reset_index() first)")
@@ -151,7 +156,7 @@ def elapsed_features(
     event on or after it, within each ``key`` (store). 0 on the day itself; where there is no
     such event, 0 (the lesson's fill). Vectorised with sorted-key searches, no row loops."""
     require_columns(df, list(fields), "elapsed_features")
-    ordered, days, keys = _keys(df, key, date)
+    ordered, days, keys = day_keys(df, key, date)
     out = ordered.copy()
     for field in fields:
         event = ordered[field].fillna(False).astype(bool).to_numpy()
@@ -175,7 +180,7 @@ def rolling_counts(
     many of the ``days`` days starting today, within each ``key``. Counted by date, so missing
     days count as no event."""
     require_columns(df, list(fields), "rolling_counts")
-    ordered, _, keys = _keys(df, key, date)
+    ordered, _, keys = day_keys(df, key, date)
     out = ordered.copy()
     for field in fields:
         event = ordered[field].fillna(False).astype(np.int64).to_numpy()
