@@ -3,10 +3,14 @@ offline, corrupt, wrong schema, unsafe archives, and never a write into LESSON6_
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
 import io
+import os
+import random
 import shutil
+import stat
 import tarfile
 import zipfile
 from pathlib import Path
@@ -135,7 +139,7 @@ def test_corrupt_download_leaves_no_file(isolated, monkeypatch):
     with pytest.raises(DataIntegrityError, match="sha256"):
         locate(toy())
     assert not (cache / "toy" / "toy.csv").exists()
-    assert not list(cache.rglob("*.part"))
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
 
 
 def test_corrupt_cached_copy_is_replaced(isolated, monkeypatch):
@@ -143,7 +147,8 @@ def test_corrupt_cached_copy_is_replaced(isolated, monkeypatch):
     put(cache, CSV[:10])
     calls: list[str] = []
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve(CSV, calls))
-    assert locate(toy()).read_bytes() == CSV
+    with pytest.warns(UserWarning, match="moved it aside"):
+        assert locate(toy()).read_bytes() == CSV
     assert calls == [URL]
 
 
@@ -156,7 +161,7 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 
     target = tmp_path / "out.csv"
     with pytest.raises(OSError, match="connection reset"):
-        files._write_atomically(Broken(CSV), target)
+        files._copy_atomically(Broken(CSV), target)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -276,3 +281,304 @@ def test_copy_of_real_layout_is_accepted(real_data_root, isolated):
     (data / "nietzsche" / "nietzsche.txt").write_text("PREFACE")
     with pytest.raises(DataIntegrityError, match="sha256"):
         nietzsche.load_text()
+
+
+# --- one atomic writer for the library -------------------------------------------------------
+
+
+def test_write_atomically_replaces_the_target_fsyncs_and_returns_it(tmp_path, monkeypatch):
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"old")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    assert files.write_atomically(target, lambda tmp: tmp.write_bytes(b"new")) == target
+    assert target.read_bytes() == b"new"
+    assert synced, "the new bytes were not fsynced before the rename"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_write_atomically_keeps_the_old_target_when_writing_fails(tmp_path):
+    target = tmp_path / "cache.parquet"
+    target.write_bytes(b"old")
+
+    def write(tmp: Path) -> None:
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        files.write_atomically(target, write)
+    assert target.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_write_atomically_into_a_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'nope'} does not exist"):
+        files.write_atomically(tmp_path / "nope" / "x.pt", lambda tmp: tmp.write_bytes(b""))
+
+
+def test_write_atomically_keeps_the_suffix_and_the_usual_permissions(tmp_path):
+    """Writers that infer the format from the name (pandas' compression='infer') still work, and
+    a new file gets the permissions any new file would get (umask), not a temp file's 0600."""
+    import pandas as pd
+
+    target = tmp_path / "table.csv.gz"
+    frame = pd.DataFrame({"a": [1, 2]})
+    files.write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False))
+    assert gzip.decompress(target.read_bytes()) == b"a\n1\n2\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+# --- downloads and archives ------------------------------------------------------------------
+
+BIG = random.Random(6).randbytes(300_000)  # incompressible, so a cut archive cuts the member
+BIG_SHA = hashlib.sha256(BIG).hexdigest()
+BUNDLE = "https://example.org/dl/bundle"
+
+
+def big(ext: str) -> DataFile:
+    return toy(url=f"{BUNDLE}.{ext}", member="bundle/toy.csv", sha256={"toy.csv": (BIG_SHA,)})
+
+
+def like_pooch(payloads: list[bytes], paths: list[Path]):
+    """A stand-in for pooch.retrieve that behaves as pooch does with known_hash=None: a file
+    already at path/fname is reused as it is; otherwise the next payload is 'downloaded'."""
+
+    def retrieve(url, known_hash, fname, path, progressbar=False):  # noqa: ARG001
+        target = Path(path) / fname
+        paths.append(Path(path))
+        if not target.exists():
+            target.write_bytes(payloads.pop(0))
+        return str(target)
+
+    return retrieve
+
+
+def _flip_middle(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("ext", "spoil"),
+    [
+        ("tgz", lambda b: b[: len(b) // 2]),
+        ("zip", lambda b: b[: len(b) // 2]),
+        ("zip", _flip_middle),
+        ("tgz", lambda b: b"<html>503 Service Unavailable</html>"),
+    ],
+    ids=["cut tgz", "cut zip", "damaged zip", "not an archive"],
+)
+def test_bad_archive_is_deleted_named_and_a_later_call_succeeds(isolated, monkeypatch, ext, spoil):
+    _, cache = isolated
+    good = (_tar if ext == "tgz" else _zip)({"bundle/README": b"hi", "bundle/toy.csv": BIG})
+    paths: list[Path] = []
+    monkeypatch.setattr(pooch, "retrieve", like_pooch([spoil(good), good], paths))
+    spec = big(ext)
+    with pytest.raises(DataIntegrityError) as info:
+        locate(spec)
+    msg = str(info.value)
+    assert f"bundle.{ext}" in msg and spec.url in msg and "deleted" in msg
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+    path = locate(spec)
+    assert path == cache / "toy" / "toy.csv" and path.read_bytes() == BIG
+    assert len(paths) == 2
+
+
+def test_member_with_the_wrong_digest_names_the_archive_and_its_address(isolated, monkeypatch):
+    _, cache = isolated
+    wrong = _zip({"bundle/toy.csv": BIG[:-1] + b"!"})
+    good = _zip({"bundle/toy.csv": BIG})
+    monkeypatch.setattr(pooch, "retrieve", like_pooch([wrong, good], []))
+    spec = big("zip")
+    with pytest.raises(DataIntegrityError, match="sha256") as info:
+        locate(spec)
+    msg = str(info.value)
+    assert "bundle.zip" in msg and spec.url in msg and BIG_SHA in msg and "bundle/toy.csv" in msg
+    assert [p for p in cache.rglob("*") if p.is_file()] == []
+    assert locate(spec).read_bytes() == BIG
+
+
+def test_each_download_gets_its_own_temp_folder_which_is_removed(isolated, monkeypatch):
+    _, cache = isolated
+    paths: list[Path] = []
+    monkeypatch.setattr(pooch, "retrieve", like_pooch([CSV, CSV], paths))
+    locate(toy())
+    (cache / "toy" / "toy.csv").unlink()
+    locate(toy())
+    first, second = paths
+    assert first != second
+    assert first.parent == second.parent == cache / "_downloads"
+    assert not first.exists() and not second.exists()
+
+
+# --- a corrupt file in the user cache --------------------------------------------------------
+
+
+def test_corrupt_cached_copy_is_moved_aside_with_a_warning(isolated, monkeypatch):
+    _, cache = isolated
+    bad = put(cache, CSV[:10])
+    put(cache, b"an older corrupt copy", name="toy.csv.corrupt")
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve(CSV, []))
+    with pytest.warns(UserWarning) as record:
+        assert locate(toy()).read_bytes() == CSV
+    msg = str(record[0].message)
+    assert str(bad) in msg and "toy.csv.corrupt" in msg and hashlib.sha256(CSV[:10]).hexdigest()
+    assert (cache / "toy" / "toy.csv.corrupt").read_bytes() == CSV[:10]
+
+
+def test_corrupt_cached_copy_offline_is_an_integrity_error_naming_the_digests(
+    isolated, monkeypatch
+):
+    _, cache = isolated
+    monkeypatch.delenv("LESSON6_DATA")
+    monkeypatch.setenv("LESSON6_OFFLINE", "1")
+    bad = put(cache, CSV[:10])
+    with pytest.raises(DataIntegrityError) as info:
+        locate(toy())
+    msg = str(info.value)
+    for part in (str(bad), hashlib.sha256(CSV[:10]).hexdigest(), SHA, "LESSON6_OFFLINE", URL):
+        assert part in msg
+    assert bad.read_bytes() == CSV[:10], "offline, the file must be left where it is"
+
+
+def test_a_file_edited_in_place_with_size_and_mtime_kept_is_caught(isolated):
+    data, _ = isolated
+    path = put(data)
+    assert locate(toy()) == path
+    before = path.stat()
+    path.write_bytes(CSV.replace(b"x", b"q"))  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    with pytest.raises(DataIntegrityError, match="sha256"):
+        locate(toy())
+
+
+# --- settings from the environment -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        (" On ", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("", False),
+    ],
+)
+def test_offline_values(monkeypatch, value, expected):
+    monkeypatch.setenv("LESSON6_OFFLINE", value)
+    assert files.offline() is expected
+    assert files.offline({"LESSON6_OFFLINE": value}) is expected
+
+
+def test_offline_false_allows_downloads(isolated, monkeypatch):
+    monkeypatch.setenv("LESSON6_OFFLINE", "false")
+    calls: list[str] = []
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve(CSV, calls))
+    assert locate(toy()).read_bytes() == CSV
+    assert calls == [URL]
+
+
+def test_offline_rejects_other_values(isolated, monkeypatch):
+    monkeypatch.setenv("LESSON6_OFFLINE", "maybe")
+    monkeypatch.setattr(pooch, "retrieve", no_network)
+    with pytest.raises(ValueError, match="LESSON6_OFFLINE.*'maybe'"):
+        locate(toy())
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_data_root_that_is_not_a_folder_fails_at_once(isolated, monkeypatch, tmp_path, kind):
+    wrong = tmp_path / "nowhere"
+    if kind == "a file":
+        wrong.write_text("")
+    monkeypatch.setenv("LESSON6_DATA", str(wrong))
+    calls: list[str] = []
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve(CSV, calls))
+    with pytest.raises(DataNotFoundError) as info:
+        locate(toy())
+    assert "LESSON6_DATA" in str(info.value) and str(wrong) in str(info.value)
+    assert calls == [], "a wrong LESSON6_DATA must not fall through to a download"
+
+
+def _deny(monkeypatch, where: Path, *, attr: str) -> None:
+    """Make reads (or directory creation) under ``where`` fail as they would without permission:
+    the tests run as root, where chmod does not stop anything."""
+    if attr == "open":
+        real = builtins.open
+
+        def fake_open(file, *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and Path(file).is_relative_to(where):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", fake_open)
+    elif attr == "stat":
+        real_is_file = Path.is_file
+
+        def is_file(self):
+            if self.is_relative_to(where):
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_is_file(self)
+
+        monkeypatch.setattr(Path, "is_file", is_file)
+    else:
+        real_mkdir = os.mkdir
+
+        def mkdir(path, *args, **kwargs):
+            if Path(path).is_relative_to(where):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "mkdir", mkdir)
+
+
+def test_unreadable_data_folder_is_a_data_error_naming_it(isolated, monkeypatch):
+    data, _ = isolated
+    put(data)
+    _deny(monkeypatch, data / "toy", attr="stat")
+    with pytest.raises(files.DataAccessError) as info:
+        locate(toy())
+    assert isinstance(info.value, PermissionError)
+    assert str(data / "toy") in str(info.value) and "cannot read" in str(info.value)
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["checksummed", "not checksummed"])
+def test_unreadable_data_file_is_a_data_error_naming_it(isolated, monkeypatch, pinned):
+    data, _ = isolated
+    path = put(data)
+    _deny(monkeypatch, path, attr="open")
+    with pytest.raises(files.DataAccessError) as info:
+        read_table(toy() if pinned else toy(sha256={}), SPEC)
+    assert isinstance(info.value, PermissionError)
+    assert str(path) in str(info.value) and "cannot read" in str(info.value)
+
+
+def test_unwritable_cache_is_reported_as_such(isolated, monkeypatch):
+    _, cache = isolated
+    _deny(monkeypatch, cache, attr="mkdir")
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve(CSV, []))
+    with pytest.raises(files.DataAccessError) as info:
+        locate(toy())
+    msg = str(info.value)
+    assert f"cannot write to the user cache {cache}" in msg and "LESSON6_CACHE" in msg
+    assert "go online" not in msg
+
+
+def test_data_files_lists_every_file_the_loaders_read():
+    from lesson6lib.data import data_files, movielens, rossmann
+
+    specs = data_files()
+    labels = [spec.label for spec in specs]
+    assert len(labels) == len(set(labels)) == 2 * len(movielens.FILES) + 1 + len(rossmann.TABLES)
+    assert "nietzsche/nietzsche.txt" in labels
+    assert "movielens/ml-latest-small-2016/ratings.csv" in labels
+    assert "rossmann/train.csv.gz" in labels

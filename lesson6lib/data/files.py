@@ -1,40 +1,49 @@
-"""Finding, fetching and checking the lesson's data files.
+"""Finding, fetching and checking the lesson's data files; the library's hasher and atomic writer.
 
-Every file a loader needs is described by a :class:`DataFile`. :func:`locate` finds it in this
-order and checks its sha256 (where known) before handing back a path:
-
-1. ``$LESSON6_DATA/<dataset>/<name>``: a local copy, laid out like the project's shared data
-   folder. It is only ever read, never written.
-2. ``<cache>/<dataset>/<name>``: the user cache (``$LESSON6_CACHE``, else the platform's cache
-   folder for ``lesson6lib``).
-3. A download from the official address into the cache, with pooch. A download is written to a
-   temporary name and moved into place only once complete and verified, so an interrupted or
-   corrupt download never leaves a file behind. From an archive, only the member asked for is
-   read, and only into the cache; members with absolute paths or ``..`` are refused.
-
-``$LESSON6_OFFLINE=1`` skips step 3. When a file cannot be found, one :class:`DataNotFoundError`
-names the file, the places searched, the official address and ``LESSON6_DATA``.
+:func:`locate` looks in ``$LESSON6_DATA/<dataset>/`` (read only), then in the user cache (a copy
+that fails its checksum is moved aside to ``<name>.corrupt``, with a warning), then downloads the
+file with pooch, each download into a fresh folder of its own under ``<cache>/_downloads/`` that
+is removed afterwards; a file enters the cache only complete and verified. :func:`sha256_of` and
+:func:`write_atomically` are the one hasher and the one atomic writer of the whole library.
+Settings and errors come from :mod:`lesson6lib.data.settings`, archives from
+:mod:`lesson6lib.data.archives`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tarfile
+import secrets
+import shutil
 import tempfile
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-import platformdirs
+from lesson6lib.data.archives import ArchiveError, open_member
+from lesson6lib.data.settings import (
+    CACHE_ENV,
+    DATA_ENV,
+    OFFLINE_ENV,
+    DataAccessError,
+    DataError,
+    DataIntegrityError,
+    DataNotFoundError,
+    cache_root,
+    data_root,
+    offline,
+    unreadable,
+    unwritable,
+)
 
 __all__ = [
     "CACHE_ENV",
     "DATA_ENV",
     "OFFLINE_ENV",
+    "DataAccessError",
     "DataError",
     "DataFile",
     "DataIntegrityError",
@@ -42,36 +51,24 @@ __all__ = [
     "cache_root",
     "data_root",
     "locate",
+    "offline",
     "sha256_of",
+    "write_atomically",
 ]
 
-DATA_ENV = "LESSON6_DATA"
-CACHE_ENV = "LESSON6_CACHE"
-OFFLINE_ENV = "LESSON6_OFFLINE"
 _CHUNK = 1 << 20
-
-
-class DataError(Exception):
-    """Base class of every data-layer error."""
-
-
-class DataNotFoundError(DataError, FileNotFoundError):
-    """A data file is in none of the places searched and could not be downloaded."""
-
-
-class DataIntegrityError(DataError, ValueError):
-    """A data file is there but wrong: checksum, schema, row count, or an unsafe archive."""
 
 
 @dataclass(frozen=True)
 class DataFile:
     """One file of a data set and where it officially comes from.
 
-    ``names`` are the accepted file names, most preferred first (e.g. ``train.csv.gz`` as kept in
-    the shared folder, then ``train.csv`` as Kaggle ships it). ``sha256`` maps a name to the
-    digests accepted for it; a name with no entry is not checksummed (its schema still is).
-    ``url`` is the official address: the file itself, or an archive holding ``member`` (matched
-    on the last path components, so ``ml-latest-small/ratings.csv`` finds it in any top folder).
+    ``names`` are the accepted file names, most preferred first (``train.csv.gz`` as kept in the
+    shared folder, then ``train.csv`` as Kaggle ships it). ``sha256`` maps a name to the digests
+    accepted for it; a name with no entry is not checksummed (its schema still is). ``url`` is the
+    official address: the file itself, or an archive holding ``member``. Archives are not pinned:
+    neither GroupLens nor fast.ai publishes a sha256 of ml-latest-small.zip or rossmann.tgz, and a
+    re-packed archive with the same members is fine; the pins on the members guard correctness.
     """
 
     dataset: str
@@ -93,22 +90,9 @@ class DataFile:
         return f"{self.dataset}/{self.names[0]}"
 
 
-def data_root() -> Path | None:
-    """The folder named by ``$LESSON6_DATA``, or ``None`` when it is not set."""
-    raw = os.environ.get(DATA_ENV, "").strip()
-    return Path(raw).expanduser() if raw else None
-
-
-def cache_root() -> Path:
-    """The user cache: ``$LESSON6_CACHE`` if set, else the platform's cache folder."""
-    raw = os.environ.get(CACHE_ENV, "").strip()
-    if raw:
-        return Path(raw).expanduser()
-    return Path(platformdirs.user_cache_dir("lesson6lib", appauthor=False))
-
-
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    """Hex sha256 of a file's bytes. Not memoised: it is cheap next to parsing (30 ms for the 7 MB
+    train.csv.gz), and a memo keyed on size and times can miss a file edited in place."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
@@ -116,59 +100,125 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-_verified: dict[tuple[str, int, int], str] = {}
+def write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write ``target`` all at once: readers see the old file or the new one, never a part.
+
+    ``write(tmp)`` writes the new content to the path it is given: a fresh empty file beside
+    ``target`` in the same (existing) folder, whose name ends with ``target``'s name so writers
+    that infer the format from the suffix (``.csv.gz``) behave as for ``target``. The file is then
+    fsynced and renamed over ``target`` (``os.replace``). If anything raises, the temporary file
+    is removed, ``target`` is left as it was, and the exception propagates. A new file gets the
+    usual permissions (umask). Returns ``target``.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {target}: its folder {target.parent} does not exist")
+    tmp = target.with_name(f".part-{os.getpid()}-{secrets.token_hex(6)}-{target.name}")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if os.name != "nt":  # make the rename durable too (folders cannot be opened on Windows)
+        fd = os.open(target.parent, os.O_RDONLY)
+        with suppress(OSError):  # some file systems do not sync folders
+            os.fsync(fd)
+        os.close(fd)
+    return target
 
 
-def _check(spec: DataFile, path: Path, where: str) -> None:
-    """Raise :class:`DataIntegrityError` unless ``path`` has one of its name's accepted digests."""
-    accepted = spec.sha256.get(path.name)
+def _copy_atomically(
+    src: IO[bytes], target: Path, check: Callable[[Path], None] | None = None
+) -> Path:
+    """Copy the byte stream ``src`` to ``target`` with :func:`write_atomically`; ``check(tmp)``
+    may raise to refuse the copy before it replaces anything."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, _CHUNK)
+        if check is not None:
+            check(tmp)
+
+    return write_atomically(target, write)
+
+
+def _mismatch(spec: DataFile, path: Path, name: str, where: str = "") -> str | None:
+    """``None`` if ``path`` (holding ``name``) has an accepted digest or none is pinned, else
+    ``"sha256 <found>, expected <accepted>"``."""
+    accepted = spec.sha256.get(name)
     if not accepted:
-        return
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    digest = _verified.get(key) or sha256_of(path)
-    if digest not in accepted:
-        raise DataIntegrityError(
-            f"{path} ({where}) has sha256 {digest}, expected {' or '.join(accepted)}. "
-            f"The file is truncated, corrupt or a different release: replace it with the file "
-            f"from {spec.url}"
-        )
-    _verified[key] = digest
+        return None
+    try:
+        digest = sha256_of(path)
+    except PermissionError as err:
+        raise unreadable(path, err, where) from err
+    return None if digest in accepted else f"sha256 {digest}, expected {' or '.join(accepted)}"
 
 
-def _first_existing(folder: Path, spec: DataFile) -> Path | None:
+def _first_existing(folder: Path, spec: DataFile, where: str) -> Path | None:
     for name in spec.names:
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
+        try:
+            if (folder / name).is_file():
+                return folder / name
+        except PermissionError as err:
+            raise unreadable(folder, err, where) from err
     return None
 
 
-def locate(spec: DataFile) -> Path:
-    """Return a verified local path for ``spec``, downloading it into the cache if need be."""
+def locate(spec: DataFile, *, environ: Mapping[str, str] | None = None) -> Path:
+    """Return a verified local path for ``spec``, downloading it into the cache if need be.
+    ``environ`` (default ``os.environ``) supplies LESSON6_DATA, LESSON6_CACHE, LESSON6_OFFLINE."""
+    env = os.environ if environ is None else environ
+    no_downloads, root, base = offline(env), data_root(env), cache_root(env)
     searched: list[str] = []
-    root = data_root()
     if root is not None:
-        folder = root / spec.dataset
-        searched.append(f"{folder}/ (from ${DATA_ENV})")
-        found = _first_existing(folder, spec)
+        where = f" (in ${DATA_ENV})"
+        searched.append(f"{root / spec.dataset}/ (from ${DATA_ENV})")
+        found = _first_existing(root / spec.dataset, spec, where)
         if found is not None:
-            _check(spec, found, f"in ${DATA_ENV}")
+            if bad := _mismatch(spec, found, found.name, where):
+                raise DataIntegrityError(
+                    f"{found}{where} has {bad}. The file is truncated, corrupt or a different "
+                    f"release: replace it with the file from {spec.url}"
+                )
             return found
-    cache = cache_root() / spec.dataset
+    cache, where = base / spec.dataset, " (in the user cache)"
     searched.append(f"{cache}/ (the user cache)")
-    found = _first_existing(cache, spec)
+    found = _first_existing(cache, spec, where)
     if found is not None:
-        try:
-            _check(spec, found, "in the user cache")
+        if not (bad := _mismatch(spec, found, found.name, where)):
             return found
-        except DataIntegrityError:
-            found.unlink()  # a bad cached copy is ours to replace
-    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+        if no_downloads:
+            raise DataIntegrityError(
+                f"{found}{where} has {bad}: it is truncated, corrupt or a different release, "
+                f"and ${OFFLINE_ENV} is set, so no fresh copy can be downloaded. Fix: delete it "
+                f"and run once with {OFFLINE_ENV} unset to download it again from {spec.url}, or "
+                f"set {DATA_ENV} to a folder holding a good {spec.dataset}/{found.name}."
+            )
+        aside = found.with_name(found.name + ".corrupt")
+        try:
+            os.replace(found, aside)  # kept for inspection; replaces an older one
+        except FileNotFoundError:  # another process moved it aside first
+            pass
+        except PermissionError as err:
+            raise unwritable(base, err) from err
+        warnings.warn(
+            f"{found}{where} has {bad}; moved it aside to {aside} and downloading a fresh copy "
+            f"from {spec.url}",
+            stacklevel=2,
+        )
+    if no_downloads:
         raise _not_found(spec, searched, f"${OFFLINE_ENV} is set, so nothing was downloaded")
     try:
-        return _download(spec, cache)
-    except DataIntegrityError:
+        return _download(spec, cache, base)
+    except DataError:
         raise
     except Exception as err:  # network errors come in many types (requests, OSError, ...)
         why = f"downloading failed: {type(err).__name__}: {err}"
@@ -184,98 +234,65 @@ def _not_found(spec: DataFile, searched: list[str], why: str) -> DataNotFoundErr
         f"Fix: set {DATA_ENV} to a folder holding {spec.dataset}/{spec.names[0]} "
         f"(laid out like the project's shared data folder), or go online so it can be downloaded."
     )
-    if spec.note:
-        msg += f" Note: {spec.note}"
-    return DataNotFoundError(msg)
+    return DataNotFoundError(msg + (f" Note: {spec.note}" if spec.note else ""))
 
 
-def _download(spec: DataFile, cache: Path) -> Path:
-    """Fetch ``spec`` from its official address into ``cache`` and verify it."""
+def _download(spec: DataFile, cache: Path, base: Path) -> Path:
+    """Fetch ``spec`` into a fresh folder of its own, then move it, verified, into ``cache``."""
     import pooch  # imported late: only a download needs it
 
-    downloads = cache_root() / "_downloads"
-    downloads.mkdir(parents=True, exist_ok=True)
-    fetched = Path(
-        pooch.retrieve(
-            spec.url,
-            known_hash=None if spec.member else _pooch_hash(spec),
-            fname=spec.url.rstrip("/").rsplit("/", 1)[-1],
-            path=downloads,
-            progressbar=False,
+    try:
+        (base / "_downloads").mkdir(parents=True, exist_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="fetch-", dir=base / "_downloads"))
+    except PermissionError as err:
+        raise unwritable(base, err) from err
+    fname = spec.url.rstrip("/").rsplit("/", 1)[-1]
+    try:  # known_hash=None: checked here, with messages that name the file and the address
+        fetched = Path(
+            pooch.retrieve(spec.url, known_hash=None, fname=fname, path=scratch, progressbar=False)
         )
-    )
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / spec.names[0]
-    if spec.member is None:
+        if spec.member is not None:
+            return _extract(spec, fetched, cache)
+        target = cache / spec.names[0]
+
+        def check(tmp: Path) -> None:
+            if bad := _mismatch(spec, tmp, target.name):
+                raise DataIntegrityError(
+                    f"The file downloaded from {spec.url} for {spec.label} has {bad}: the "
+                    f"download was cut short or the server sent something else. It was deleted "
+                    f"and nothing was kept; try again later, or set {DATA_ENV} to a folder "
+                    f"holding a good copy."
+                )
+
         with open(fetched, "rb") as src:
-            _write_atomically(src, target)
-        fetched.unlink()
-    else:
-        with _open_member(fetched, spec.member) as (src, name):
-            target = cache / name
-            _write_atomically(src, target)
-    try:
-        _check(spec, target, "just downloaded")
-    except DataIntegrityError:
-        target.unlink()
+            return _copy_atomically(src, target, check)
+    except DataError:
         raise
-    return target
+    except PermissionError as err:
+        raise unwritable(base, err) from err
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _pooch_hash(spec: DataFile) -> str | None:
-    digests = spec.sha256.get(spec.names[0])
-    return f"sha256:{digests[0]}" if digests and len(digests) == 1 else None
-
-
-def _write_atomically(src: IO[bytes], target: Path) -> None:
-    """Copy ``src`` to a temporary file beside ``target``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+def _extract(spec: DataFile, archive: Path, cache: Path) -> Path:
+    """Copy ``spec.member`` out of ``archive`` into ``cache``, verified; any problem is a
+    :class:`DataIntegrityError` naming the archive and its address."""
+    assert spec.member is not None
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in iter(lambda: src.read(_CHUNK), b""):
-                out.write(chunk)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open_member(archive, spec.member) as (src, name):
 
+            def check(tmp: Path) -> None:
+                if bad := _mismatch(spec, tmp, name):
+                    raise ArchiveError(
+                        f"holds {spec.member} with {bad}: it is truncated, corrupt or a "
+                        f"different release"
+                    )
 
-def _safe_member_name(name: str) -> PurePosixPath:
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise DataIntegrityError(f"archive member {name!r} has an unsafe path; refusing it")
-    return path
-
-
-def _matches(member: PurePosixPath, wanted: PurePosixPath) -> bool:
-    return member.parts[-len(wanted.parts) :] == wanted.parts
-
-
-@contextmanager
-def _open_member(archive: Path, member: str) -> Iterator[tuple[IO[bytes], str]]:
-    """Open one regular-file member of a zip or tar archive, yielding (stream, base name)."""
-    wanted = PurePosixPath(member)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                path = _safe_member_name(info.filename)
-                if not info.is_dir() and _matches(path, wanted):
-                    with zf.open(info) as fh:
-                        yield fh, path.name
-                    return
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            for info in tf:
-                path = _safe_member_name(info.name)
-                if _matches(path, wanted):
-                    if not info.isfile():
-                        raise DataIntegrityError(
-                            f"archive member {info.name!r} is not a regular file; refusing it"
-                        )
-                    fh = tf.extractfile(info)
-                    assert fh is not None  # a regular file always has a stream
-                    yield fh, path.name
-                    return
-    else:
-        raise DataIntegrityError(f"{archive} is neither a zip nor a tar archive")
-    raise DataIntegrityError(f"{archive} holds no member {member!r}")
+            return _copy_atomically(src, cache / name, check)
+    except ArchiveError as err:
+        raise DataIntegrityError(
+            f"The archive {archive.name} downloaded from {spec.url} {err}. It was deleted and "
+            f"nothing was kept; a later call downloads it again. If this persists, the server "
+            f"sends something else: set {DATA_ENV} to a folder holding the files instead."
+        ) from err

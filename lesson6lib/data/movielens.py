@@ -20,6 +20,7 @@ from lesson6lib.data.files import DataFile
 from lesson6lib.data.tables import TableSpec, read_table
 
 __all__ = [
+    "FILES",
     "OFFICIAL_ZIP",
     "RELEASES",
     "data_file",
@@ -79,6 +80,8 @@ _SCHEMA = {
         dtypes={"movieId": "int32", "imdbId": "int32", "tmdbId": "Int32"},
     ),
 }
+# The files of each release, as data_file() accepts them.
+FILES: tuple[str, ...] = tuple(_SCHEMA)
 
 
 def _check_release(release: str) -> Release:
@@ -91,7 +94,7 @@ def data_file(name: str, release: Release = "2018") -> DataFile:
     """The :class:`DataFile` for ``name`` (``ratings.csv``, ...) of one release."""
     release = _check_release(release)
     if name not in _SCHEMA:
-        raise ValueError(f"name must be one of {sorted(_SCHEMA)}, got {name!r}")
+        raise ValueError(f"name must be one of {list(FILES)}, got {name!r}")
     if release == "2018":
         return DataFile(
             dataset=_FOLDER[release],

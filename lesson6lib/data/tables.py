@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lesson6lib.data.files import DataFile, DataIntegrityError, locate
+from lesson6lib.data.files import DataError, DataFile, DataIntegrityError, locate
+from lesson6lib.data.settings import unreadable
 
 __all__ = ["TableSpec", "read_table", "read_text"]
 
@@ -45,7 +46,9 @@ class TableSpec:
         object.__setattr__(self, "columns", tuple(self.columns))
 
 
-def _wrap(path: Path, err: BaseException) -> DataIntegrityError:
+def _wrap(path: Path, err: BaseException) -> DataError:
+    if isinstance(err, PermissionError):  # not a damaged file: one we may not read
+        return unreadable(path, err)
     return DataIntegrityError(
         f"{path} could not be read as the expected table ({type(err).__name__}: {err}); "
         f"the file is truncated, corrupt or not the expected release"
