@@ -8,8 +8,9 @@ training row uses it, stay there, so an unknown user or item gets the "average" 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from lesson6lib.batches import TensorBatches
+from lesson6lib.checks import check_choice, check_int, check_number
+from lesson6lib.encoding import UNKNOWN, CodeEncoder
+from lesson6lib.layers import sigmoid_range
 
 __all__ = [
     "CollabData",
@@ -25,81 +29,62 @@ __all__ = [
     "EmbeddingNet",
     "IdEncoder",
     "collab_data",
+    "kfold_splits",
+    "make_model",
     "random_split",
-    "sigmoid_range",
     "time_split",
 ]
 
-UNKNOWN = 0
 
+class IdEncoder(CodeEncoder):
+    """User or movie ids to codes 1..n, in order of first appearance in ``fit``; code 0 for an
+    id not seen in ``fit`` (see :class:`lesson6lib.encoding.CodeEncoder`).
+    ``transform(..., unknown="raise")`` refuses such ids instead, naming a few of them."""
 
-class IdEncoder:
-    """Maps raw ids (user or movie ids) to codes 1..n in order of first appearance in ``fit``;
-    code 0 stands for an id not seen in ``fit``. ``transform(..., unknown="raise")`` refuses such
-    ids instead, naming a few of them."""
+    def __init__(self) -> None:
+        super().__init__(order="appearance")
 
-    def fit(self, ids: Sequence | np.ndarray | pd.Series) -> IdEncoder:
-        uniques = pd.unique(pd.Series(np.asarray(ids)))
-        if len(uniques) == 0:
+    def fit(self, ids) -> IdEncoder:
+        super().fit(ids)
+        if len(self.classes_) == 0:
             raise ValueError("IdEncoder.fit got no ids")
-        self.classes_ = np.asarray(uniques)
-        self._index = pd.Index(self.classes_)
         return self
 
-    @property
-    def n_codes(self) -> int:
-        """How many codes a model's embedding needs: the known ids plus the unknown code 0."""
-        return len(self.classes_) + 1
 
-    def transform(self, ids, unknown: str = "code") -> np.ndarray:
-        """Codes for ``ids``: 1..n for known ids; unknown ids get 0, or raise with
-        ``unknown="raise"``."""
-        if not hasattr(self, "classes_"):
-            raise RuntimeError("IdEncoder is not fitted: call fit() first")
-        if unknown not in ("code", "raise"):
-            raise ValueError(f"unknown must be 'code' or 'raise', got {unknown!r}")
-        pos = self._index.get_indexer(np.asarray(ids))
-        missing = pos < 0
-        if missing.any() and unknown == "raise":
-            examples = pd.unique(np.asarray(ids)[missing])[:5].tolist()
-            raise KeyError(f"{int(missing.sum())} ids were not seen in fit, e.g. {examples}")
-        return np.where(missing, UNKNOWN, pos + 1).astype(np.int64)
-
-    def inverse(self, codes) -> np.ndarray:
-        """The ids behind codes 1..n (code 0 has no id)."""
-        codes = np.asarray(codes)
-        if (codes < 1).any() or (codes > len(self.classes_)).any():
-            raise ValueError(f"codes must be in 1..{len(self.classes_)}")
-        return self.classes_[codes - 1]
+def _check_frac(valid_frac: float) -> None:
+    check_number("valid_frac", valid_frac, 0.0, 1.0, low_open=True, high_open=True)
 
 
-def random_split(n: int, valid_pct: float = 0.2, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices for a random ``valid_pct`` validation set and the rest, from a seeded NumPy
+def random_split(n: int, valid_frac: float = 0.2, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for a random ``valid_frac`` validation set and the rest, from a seeded NumPy
     generator (the same split every time for the same ``n`` and ``seed``)."""
-    if not 0 < valid_pct < 1:
-        raise ValueError(f"valid_pct must be in (0, 1), got {valid_pct}")
-    if n < 2:
-        raise ValueError(f"need at least 2 rows to split, got {n}")
+    _check_frac(valid_frac)
+    check_int("n", n, low=2)
     order = np.random.default_rng(seed).permutation(n)
-    cut = max(1, round(n * valid_pct))
+    cut = max(1, round(n * valid_frac))
     return np.sort(order[cut:]), np.sort(order[:cut])
 
 
 def time_split(
-    times: pd.Series | np.ndarray, valid_pct: float = 0.2
+    times: pd.Series | np.ndarray, valid_frac: float = 0.2
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The latest ``valid_pct`` of rows (by ``times``) for validation, the earlier ones for
+    """The latest ``valid_frac`` of rows (by ``times``) for validation, the earlier ones for
     training: the model is then judged on the future, as in production."""
-    if not 0 < valid_pct < 1:
-        raise ValueError(f"valid_pct must be in (0, 1), got {valid_pct}")
+    _check_frac(valid_frac)
     order = np.argsort(np.asarray(times), kind="stable")
-    cut = len(order) - max(1, round(len(order) * valid_pct))
+    cut = len(order) - max(1, round(len(order) * valid_frac))
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 
-def sigmoid_range(x: Tensor, low: float, high: float) -> Tensor:
-    """Squash ``x`` into (low, high): low + (high - low) * sigmoid(x)."""
-    return low + (high - low) * torch.sigmoid(x)
+def kfold_splits(n: int, k: int = 5, seed: int = 42) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """k (train, valid) index pairs: the rows shuffled once with ``seed`` and cut into k folds;
+    each fold is the validation set once. Pass each pair to :func:`collab_data` as ``split``."""
+    check_int("k", k, low=2)
+    check_int("n", n, low=k)
+    folds = np.array_split(np.random.default_rng(seed).permutation(n), k)
+    for i, valid in enumerate(folds):
+        train = np.concatenate([f for j, f in enumerate(folds) if j != i])
+        yield np.sort(train), np.sort(valid)
 
 
 def _embedding(n: int, dim: int) -> nn.Embedding:
@@ -210,33 +195,67 @@ class CollabData:
     valid_idx: np.ndarray
     y_range: tuple[float, float]
 
+    def counts(self, which: Literal["users", "items"]) -> np.ndarray:
+        """How many training ratings each code has, indexed by code (code 0, unknown, has 0)."""
+        check_choice("which", which, ("users", "items"))
+        codes = self.train.tensors[0 if which == "users" else 1]
+        encoder = self.users if which == "users" else self.items
+        return np.bincount(codes.numpy(), minlength=encoder.n_codes)
+
+
+Split = Literal["random", "time"] | tuple[np.ndarray, np.ndarray]
+
+
+def _split_rows(
+    ratings: pd.DataFrame, split: Split, valid_frac: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(split, tuple):
+        if len(split) != 2:
+            raise ValueError("split must be 'random', 'time' or a pair (train_idx, valid_idx)")
+        train_idx, valid_idx = (np.asarray(part) for part in split)
+        for name, idx in (("train", train_idx), ("valid", valid_idx)):
+            if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or len(idx) == 0:
+                raise ValueError(f"the {name} indices must be a non-empty 1-D integer array")
+            if idx.min() < 0 or idx.max() >= len(ratings):
+                raise ValueError(f"the {name} indices must be in 0..{len(ratings) - 1}")
+        if np.intersect1d(train_idx, valid_idx).size:
+            raise ValueError("the train and valid indices share rows")
+        return train_idx, valid_idx
+    check_choice("split", split, ("random", "time"))
+    if split == "random":
+        return random_split(len(ratings), valid_frac, seed)
+    if "timestamp" not in ratings.columns:
+        raise ValueError("split='time' needs a 'timestamp' column")
+    return time_split(ratings["timestamp"], valid_frac)
+
 
 def collab_data(
     ratings: pd.DataFrame,
     user_col: str = "userId",
     item_col: str = "movieId",
     rating_col: str = "rating",
-    valid_pct: float = 0.2,
-    split: str = "random",
+    valid_frac: float = 0.2,
+    split: Split = "random",
     seed: int = 42,
     batch_size: int = 1024,
 ) -> CollabData:
-    """Split ``ratings`` (randomly with ``seed``, or by ``timestamp``), fit the id encoders on
-    the training rows only, and batch both parts. ``y_range`` is (0, max + 0.5) of the
-    training ratings, so a sigmoid output can reach the top rating."""
+    """Split ``ratings`` (``split``: ``"random"`` with ``seed``, ``"time"`` by ``timestamp``, or
+    an explicit pair of row-index arrays ``(train_idx, valid_idx)``, e.g. from
+    :func:`kfold_splits`), fit the id encoders on the training rows only, and batch both parts.
+    ``y_range`` is (0, max + 0.5) of the training ratings, so a sigmoid output can reach the top
+    rating; ratings must therefore be >= 0 with a positive maximum."""
     missing = [c for c in (user_col, item_col, rating_col) if c not in ratings.columns]
     if missing:
         raise ValueError(f"ratings has no column(s) {missing}; it has {list(ratings.columns)}")
     if ratings[[user_col, item_col, rating_col]].isna().any().any():
         raise ValueError("ratings has missing values in the user, item or rating column")
-    if split == "random":
-        train_idx, valid_idx = random_split(len(ratings), valid_pct, seed)
-    elif split == "time":
-        if "timestamp" not in ratings.columns:
-            raise ValueError("split='time' needs a 'timestamp' column")
-        train_idx, valid_idx = time_split(ratings["timestamp"], valid_pct)
-    else:
-        raise ValueError(f"split must be 'random' or 'time', got {split!r}")
+    low, high = float(ratings[rating_col].min()), float(ratings[rating_col].max())
+    if low < 0 or high <= 0:
+        raise ValueError(
+            f"{rating_col} must be >= 0 with a positive maximum (the model's range is "
+            f"(0, max + 0.5)); got {low:g}..{high:g}"
+        )
+    train_idx, valid_idx = _split_rows(ratings, split, valid_frac, seed)
     train, valid = ratings.iloc[train_idx], ratings.iloc[valid_idx]
     users = IdEncoder().fit(train[user_col])
     items = IdEncoder().fit(train[item_col])
@@ -248,7 +267,6 @@ def collab_data(
             torch.tensor(frame[rating_col].to_numpy(), dtype=torch.float32),
         )
 
-    high = float(train[rating_col].max())
     return CollabData(
         users=users,
         items=items,
@@ -256,5 +274,18 @@ def collab_data(
         valid=TensorBatches(*tensors(valid), batch_size=4 * batch_size),
         train_idx=train_idx,
         valid_idx=valid_idx,
-        y_range=(0.0, high + 0.5),
+        y_range=(0.0, float(train[rating_col].max()) + 0.5),
     )
+
+
+def make_model(
+    kind: Literal["dot", "dotbias", "net"], data: CollabData, n_factors: int = 50
+) -> nn.Module:
+    """The model called ``kind`` sized for ``data``'s users and items (and its y_range)."""
+    check_choice("kind", kind, ("dot", "dotbias", "net"))
+    n_users, n_items = data.users.n_codes, data.items.n_codes
+    if kind == "dot":
+        return EmbeddingDot(n_users, n_items, n_factors)
+    if kind == "dotbias":
+        return EmbeddingDotBias(n_users, n_items, n_factors, data.y_range)
+    return EmbeddingNet(n_users, n_items, n_factors, y_range=data.y_range)

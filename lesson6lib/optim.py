@@ -1,64 +1,76 @@
-"""SGD (with momentum), SGDW, Adam and AdamW, written from scratch.
+r"""SGD (with momentum), SGDW, Adam and AdamW, written from scratch, and :func:`layer_groups`.
 
-All four share one piece, :func:`weight_decay`, and differ from their partner only by one switch,
-``decouple_wd``:
+Each optimizer is a loop over its parameter tensors that applies the update rule to one tensor
+at a time, as the equations read. SGD and SGDW, Adam and AdamW differ only by one switch,
+``decouple_wd``, which picks how the weight decay $\lambda$ enters the step:
 
 - **L2 regularisation** (``decouple_wd=False``, as in ``torch.optim.SGD`` and ``Adam``) adds
-  :math:`\\lambda\\theta` to the gradient, so the decay goes through momentum and, in Adam, is
-  divided by :math:`\\sqrt{\\hat v}` like every other part of the gradient:
-  :math:`g_t \\leftarrow \\nabla L(\\theta_{t-1}) + \\lambda\\theta_{t-1}`.
+  $\lambda\theta$ to the gradient, $g_t \leftarrow \nabla L(\theta_{t-1}) +
+  \lambda\theta_{t-1}$, so the decay goes through momentum and, in Adam, is divided by
+  $\sqrt{\hat v_t}$ like every other part of the gradient.
 - **Decoupled weight decay** (``decouple_wd=True``: SGDW and AdamW, Loshchilov & Hutter,
   arXiv:1711.05101) shrinks the weights directly, before and apart from the gradient step:
-  :math:`\\theta_{t-1} \\leftarrow (1 - \\eta\\lambda)\\,\\theta_{t-1}`. Every weight then decays
-  at the same rate whatever its gradient history.
+  $\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$. Every weight then decays at
+  the same rate, whatever its gradient history.
 
-The updates follow PyTorch's definitions exactly (the tests check the trajectories against
+The updates follow PyTorch's definitions (the tests check the trajectories against
 ``torch.optim``), including its convention that the decoupled decay is scaled by the learning
-rate. They use ``torch._foreach_*`` operations, which apply one operation to a list of tensors at
-once, as ``torch.optim`` does, so that many small parameters cost few kernel launches.
+rate $\eta$. Every hyper-parameter, in the defaults and in each parameter group, is checked
+when the group is added: a NaN, an infinity or a value out of range is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim import Optimizer
 
-__all__ = ["SGD", "SGDW", "Adam", "AdamW", "weight_decay"]
+from lesson6lib.checks import check_number
+
+__all__ = ["SGD", "SGDW", "Adam", "AdamW", "layer_groups", "weight_decay"]
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
-def weight_decay(
-    params: list[Tensor], grads: list[Tensor], lr: float, wd: float, decouple: bool
-) -> list[Tensor]:
-    """Apply weight decay ``wd`` one of the two ways; return the gradients to step with.
-
-    Coupled (L2): :math:`g \\leftarrow g + \\lambda\\theta` (new tensors; ``.grad`` is untouched).
-    Decoupled: :math:`\\theta \\leftarrow (1 - \\eta\\lambda)\\theta` in place; gradients unchanged.
-    """
-    if wd == 0:
-        return grads
-    if decouple:
-        torch._foreach_mul_(params, 1 - lr * wd)
-        return grads
-    return torch._foreach_add(grads, params, alpha=wd)
-
-
-def _check(name: str, value: float, low: float, high: float | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if value < low or (high is not None and value >= high):
-        bound = f"in [{low}, {high})" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+def layer_groups(
+    modules: Sequence[nn.Module],
+    lr: float | Sequence[float],
+    weight_decay: float | Sequence[float] = 0.0,
+) -> list[dict[str, Any]]:
+    """Parameter groups, one per module, each with its own LR and weight decay: the lesson's
+    "layer groups" for differential learning rates. Pass the result to an optimizer."""
+    n = len(modules)
+    lrs = list(lr) if isinstance(lr, Sequence) else [lr] * n
+    wds = list(weight_decay) if isinstance(weight_decay, Sequence) else [weight_decay] * n
+    if len(lrs) != n or len(wds) != n:
+        raise ValueError(f"got {n} modules, {len(lrs)} lrs and {len(wds)} weight decays")
+    return [
+        {"params": list(m.parameters()), "lr": g_lr, "weight_decay": g_wd}
+        for m, g_lr, g_wd in zip(modules, lrs, wds, strict=True)
+    ]
 
 
 class _Optimizer(Optimizer):
-    """What the four share: the step itself (closure, the parameters that have gradients, weight
-    decay); subclasses supply ``_update``, the rule that turns gradients into a step."""
+    """What the four share: checked groups, and the step (closure, the tensors that have a
+    gradient); subclasses supply ``_check_group`` and ``_update``, the rule for one tensor."""
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        try:
+            check_number("lr", group["lr"], 0.0)
+            check_number("weight_decay", group["weight_decay"], 0.0)
+            self._check_group(group)
+        except (TypeError, ValueError) as err:
+            self.param_groups.pop()
+            where = f"parameter group {len(self.param_groups)}"
+            raise type(err)(f"{err} ({where})") from None
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
@@ -67,41 +79,38 @@ class _Optimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params, grads = self._with_grads(group)
-            if not params:
-                continue
-            grads = weight_decay(
-                params, grads, group["lr"], group["weight_decay"], group["decouple_wd"]
-            )
-            self._update(group, params, grads)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                self._update(p, p.grad, group, self.state[p])
         return loss
 
-    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict) -> None:
         raise NotImplementedError
 
-    def _with_grads(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]:
-        params, grads = [], []
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-            params.append(p)
-            grads.append(p.grad)
-        return params, grads
+
+def weight_decay(p: Tensor, g: Tensor, lr: float, wd: float, decouple: bool) -> Tensor:
+    """Weight decay one of the two ways; returns the gradient to step with.
+    Decoupled: theta <- (1 - lr wd) theta, in place. Coupled (L2): g + wd theta (a new tensor;
+    ``.grad`` is left as it was)."""
+    if wd == 0:
+        return g
+    if decouple:
+        p.mul_(1 - lr * wd)
+        return g
+    return g.add(p, alpha=wd)
 
 
 class SGD(_Optimizer):
-    """Stochastic gradient descent with momentum; ``decouple_wd=True`` makes it SGDW.
+    r"""Stochastic gradient descent with momentum; ``decouple_wd=True`` makes it SGDW.
 
-    With :math:`g_t` the gradient after :func:`weight_decay`, momentum :math:`\\mu` and dampening
-    :math:`d`:
-
-    .. math::
-        b_1 = g_1,\\quad b_t = \\mu b_{t-1} + (1 - d) g_t,\\qquad
-        \\theta_t = \\theta_{t-1} - \\eta\\,(g_t + \\mu b_t \\text{ if Nesterov else } b_t)
-
-    and with ``momentum=0``, plain :math:`\\theta_t = \\theta_{t-1} - \\eta g_t`.
+    With $g_t$ the gradient after weight decay, momentum $\mu$ and dampening
+    $d$, the buffer is $b_1 = g_1$, $b_t = \mu b_{t-1} + (1 - d) g_t$, and the
+    step is $\theta_t = \theta_{t-1} - \eta\, b_t$ (Nesterov:
+    $\theta_t = \theta_{t-1} - \eta\,(g_t + \mu b_t)$). With ``momentum=0`` it is plain
+    $\theta_t = \theta_{t-1} - \eta\, g_t$.
     """
 
     def __init__(
@@ -114,12 +123,6 @@ class SGD(_Optimizer):
         nesterov: bool = False,
         decouple_wd: bool = False,
     ) -> None:
-        _check("lr", lr, 0.0)
-        _check("momentum", momentum, 0.0, 1.0)
-        _check("dampening", dampening, 0.0, 1.0 + 1e-12)
-        _check("weight_decay", weight_decay, 0.0)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -130,27 +133,23 @@ class SGD(_Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
-        mu = group["momentum"]
-        if mu != 0:
-            grads = self._momentum(params, grads, mu, group["dampening"], group["nesterov"])
-        torch._foreach_add_(params, grads, alpha=-group["lr"])
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_number("momentum", group["momentum"], 0.0, 1.0, high_open=True)
+        check_number("dampening", group["dampening"], 0.0, 1.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
 
-    def _momentum(
-        self, params: list[Tensor], grads: list[Tensor], mu: float, dampening: float, nesterov: bool
-    ) -> list[Tensor]:
-        """Update each momentum buffer b and return the step direction (b, or g + mu b)."""
-        bufs = []
-        for p, g in zip(params, grads, strict=True):
-            state = self.state[p]
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict) -> None:
+        lr, mu = group["lr"], group["momentum"]
+        g = weight_decay(p, g, lr, group["weight_decay"], group["decouple_wd"])
+        if mu != 0:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.detach().clone()  # b_1 = g_1: no dampening
             else:
-                state["momentum_buffer"].mul_(mu).add_(g, alpha=1 - dampening)
-            bufs.append(state["momentum_buffer"])
-        if nesterov:
-            return torch._foreach_add(grads, bufs, alpha=mu)
-        return bufs
+                state["momentum_buffer"].mul_(mu).add_(g, alpha=1 - group["dampening"])
+            b = state["momentum_buffer"]
+            g = g.add(b, alpha=mu) if group["nesterov"] else b
+        p.add_(g, alpha=-lr)
 
 
 class SGDW(SGD):
@@ -163,15 +162,13 @@ class SGDW(SGD):
 
 
 class Adam(_Optimizer):
-    """Adam (Kingma & Ba); ``decouple_wd=True`` makes it AdamW.
+    r"""Adam (Kingma & Ba); ``decouple_wd=True`` makes it AdamW.
 
-    With :math:`g_t` the gradient after :func:`weight_decay`:
-
-    .. math::
-        m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t,\\quad
-        v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2,\\quad
-        \\theta_t = \\theta_{t-1} - \\frac{\\eta}{1-\\beta_1^t}\\,
-        \\frac{m_t}{\\sqrt{v_t}/\\sqrt{1-\\beta_2^t} + \\epsilon}
+    With $g_t$ the gradient after weight decay, the moments are
+    $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t$ and
+    $v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2$, debiased as
+    $\hat m_t = m_t / (1-\beta_1^t)$ and $\hat v_t = v_t / (1-\beta_2^t)$, and the
+    step is $\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$.
     """
 
     def __init__(
@@ -183,44 +180,34 @@ class Adam(_Optimizer):
         weight_decay: float = 0.0,
         decouple_wd: bool = False,
     ) -> None:
-        _check("lr", lr, 0.0)
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        _check("betas[0]", betas[0], 0.0, 1.0)
-        _check("betas[1]", betas[1], 0.0, 1.0)
-        _check("eps", eps, 0.0)
-        _check("weight_decay", weight_decay, 0.0)
         defaults = dict(
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, decouple_wd=decouple_wd
         )
         super().__init__(params, defaults)
 
-    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        ms, vs, steps = self._moments(params)
-        torch._foreach_lerp_(ms, grads, 1 - beta1)  # m = b1 m + (1 - b1) g
-        torch._foreach_mul_(vs, beta2)  # v = b2 v + (1 - b2) g^2
-        torch._foreach_addcmul_(vs, grads, grads, value=1 - beta2)
-        step_sizes = [-lr / (1 - beta1**t) for t in steps]
-        denom = torch._foreach_sqrt(vs)  # sqrt(v / (1 - b2^t)) + eps
-        torch._foreach_div_(denom, [(1 - beta2**t) ** 0.5 for t in steps])
-        torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, ms, denom, step_sizes)
+    def _check_group(self, group: dict[str, Any]) -> None:
+        betas = group["betas"]
+        if not (isinstance(betas, tuple | list) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        check_number("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        check_number("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        check_number("eps", group["eps"], 0.0)
 
-    def _moments(self, params: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[int]]:
-        """Each parameter's m and v (zeros at first) and its step count, advanced by one."""
-        ms, vs, steps = [], [], []
-        for p in params:
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["step"] += 1
-            ms.append(state["exp_avg"])
-            vs.append(state["exp_avg_sq"])
-            steps.append(state["step"])
-        return ms, vs, steps
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        g = weight_decay(p, g, lr, group["weight_decay"], group["decouple_wd"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m.lerp_(g, 1 - beta1)  # m = b1 m + (1 - b1) g
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = b2 v + (1 - b2) g^2
+        denom = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)  # sqrt(v_hat) + eps
+        p.addcdiv_(m, denom, value=-lr / (1 - beta1**t))  # theta -= lr m_hat / denom
 
 
 class AdamW(Adam):

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import matplotlib as mpl
+import numpy as np
 
-__all__ = ["ARROW_COLOURS", "DIAGRAMS", "PALETTE", "animation_html", "apply_style", "draw_diagram"]
+__all__ = [
+    "ARROW_COLOURS",
+    "DIAGRAMS",
+    "PALETTE",
+    "PCA",
+    "animation_html",
+    "apply_style",
+    "draw_diagram",
+    "label_points",
+    "pca",
+]
 
 # Colour-blind-safe (Okabe & Ito), readable on the white figure background in both site themes.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -30,6 +42,43 @@ def apply_style() -> None:
             "font.size": 10,
         }
     )
+
+
+@dataclass(frozen=True)
+class PCA:
+    """Principal components of a set of vectors: ``coords`` (rows, k), each row's place on each
+    component; ``components`` (k, dims); ``explained`` the share of the variance each explains."""
+
+    coords: np.ndarray
+    components: np.ndarray
+    explained: np.ndarray
+
+
+def pca(vectors, n_components: int = 2) -> PCA:
+    """PCA of the rows of ``vectors`` (an array or frame, rows = the things to place, e.g. one
+    embedding per movie) by SVD of the centred matrix. Signs follow scikit-learn's rule (each
+    component's largest loading is positive), so the same data gives the same picture."""
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 2 or not 1 <= n_components <= min(x.shape):
+        raise ValueError(
+            f"need a 2-D array and 1 <= n_components <= {min(x.shape)}, got "
+            f"shape {x.shape} and n_components={n_components}"
+        )
+    centred = x - x.mean(axis=0)
+    u, s, vt = np.linalg.svd(centred, full_matrices=False)
+    signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
+    u, vt = u * signs, vt * signs[:, None]
+    variance = s**2
+    k = n_components
+    return PCA(u[:, :k] * s[:k], vt[:k], variance[:k] / variance.sum())
+
+
+def label_points(ax, points, labels, **scatter) -> None:
+    """A scatter of 2-D ``points`` with each point's label beside it."""
+    points = np.asarray(points)
+    ax.scatter(points[:, 0], points[:, 1], **({"color": PALETTE[0]} | scatter))
+    for label, (x, y) in zip(labels, points, strict=True):
+        ax.annotate(str(label), (x, y), xytext=(4, 4), textcoords="offset points")
 
 
 # matplotlib's player draws its buttons with Font Awesome from a CDN; these glyphs need nothing.

@@ -1,4 +1,4 @@
-"""Character-level language models, from a three-character MLP to stateful GRUs.
+"""Character-level language models, from a three-character MLP to recurrent layers.
 
 Every model maps a batch of character codes ``x`` of shape (batch, seq) to logits over the
 vocabulary: (batch, vocab) for the models that predict one next character, (batch, seq, vocab)
@@ -8,104 +8,25 @@ cross-entropies over the vocabulary axis (:func:`seq_loss`), in nats per charact
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from lesson6lib.learner import Callback
+from lesson6lib.checks import check_choice, check_number
+from lesson6lib.layers import prediction
+from lesson6lib.text import Vocab
 
 __all__ = [
     "Char3Model",
-    "ResetState",
     "CharLoop",
     "CharLoopConcat",
     "CharRnn",
     "CharSeqRnn",
-    "StreamBatches",
-    "Vocab",
-    "char_windows",
-    "contiguous_split",
     "identity_init_",
     "rnn_loop",
     "sample",
     "seq_loss",
-    "seq_windows",
 ]
-
-
-class Vocab:
-    """The characters of a text, sorted, and the two maps between characters and codes."""
-
-    def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
-            raise ValueError("Vocab needs a non-empty string")
-        self.chars = sorted(set(text))
-        self.stoi = {c: i for i, c in enumerate(self.chars)}
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> Tensor:
-        """Codes of ``text`` as a 1-D int64 tensor; a character not in the vocabulary raises."""
-        unknown = sorted(set(text) - self.stoi.keys())
-        if unknown:
-            raise ValueError(f"characters not in the vocabulary: {unknown[:10]}")
-        return torch.tensor([self.stoi[c] for c in text], dtype=torch.int64)
-
-    def decode(self, codes: Sequence[int] | Tensor) -> str:
-        return "".join(self.chars[int(i)] for i in codes)
-
-
-def contiguous_split(codes: Tensor, valid_frac: float = 0.1) -> tuple[Tensor, Tensor]:
-    """The text's first ``1 - valid_frac`` for training and its last ``valid_frac`` for
-    validation: no window of the validation text overlaps one of the training text."""
-    if not 0 < valid_frac < 1:
-        raise ValueError(f"valid_frac must be in (0, 1), got {valid_frac}")
-    cut = int(len(codes) * (1 - valid_frac))
-    return codes[:cut], codes[cut:]
-
-
-def char_windows(codes: Tensor, cs: int, overlapping: bool = False) -> tuple[Tensor, Tensor]:
-    """Inputs of ``cs`` characters and the character that follows each: x (n, cs), y (n,).
-    Non-overlapping windows start every ``cs`` characters; overlapping ones at every character."""
-    if cs < 1 or len(codes) <= cs:
-        raise ValueError(f"need 1 <= cs < len(codes), got cs={cs} for {len(codes)} codes")
-    step = 1 if overlapping else cs
-    starts = torch.arange(0, len(codes) - cs, step)
-    x = codes[starts[:, None] + torch.arange(cs)]
-    return x, codes[starts + cs]
-
-
-def seq_windows(codes: Tensor, bptt: int) -> tuple[Tensor, Tensor]:
-    """Non-overlapping sequences of ``bptt`` characters and the same shifted by one: x and y of
-    shape (n, bptt), y[:, t] being the character after x[:, t]."""
-    n = (len(codes) - 1) // bptt
-    if n < 1:
-        raise ValueError(f"the text is shorter than one sequence of {bptt} characters")
-    return codes[: n * bptt].view(n, bptt), codes[1 : n * bptt + 1].view(n, bptt)
-
-
-class StreamBatches:
-    """The stateful layout: the text cut into ``batch_size`` parallel streams, read ``bptt``
-    characters at a time, in order, so that row b of each batch continues row b of the previous
-    one. A model may then carry its hidden state from batch to batch (truncated BPTT)."""
-
-    def __init__(self, codes: Tensor, batch_size: int, bptt: int) -> None:
-        length = (len(codes) - 1) // batch_size
-        if length < 2:
-            raise ValueError(f"{len(codes)} codes are too few for {batch_size} streams")
-        self.x = codes[: length * batch_size].view(batch_size, length)
-        self.y = codes[1 : length * batch_size + 1].view(batch_size, length)
-        self.bptt = bptt
-
-    def __len__(self) -> int:
-        return -(-self.x.shape[1] // self.bptt)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        for t in range(0, self.x.shape[1], self.bptt):
-            yield self.x[:, t : t + self.bptt], self.y[:, t : t + self.bptt]
 
 
 def seq_loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -121,10 +42,10 @@ class _CharLayers(nn.Module):
     """The layers of the hand-written character models: an embedding, the input layer (green),
     the square hidden layer (orange) and the output layer (blue)."""
 
-    def __init__(self, vocab_size: int, n_fac: int, n_hidden: int, n_in: int | None = None):
+    def __init__(self, vocab_size: int, n_factors: int, n_hidden: int, n_in: int | None = None):
         super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.l_in = nn.Linear(n_fac if n_in is None else n_in, n_hidden)
+        self.e = nn.Embedding(vocab_size, n_factors)
+        self.l_in = nn.Linear(n_factors if n_in is None else n_in, n_hidden)
         self.l_hidden = nn.Linear(n_hidden, n_hidden)
         self.l_out = nn.Linear(n_hidden, vocab_size)
         self.n_hidden = n_hidden
@@ -137,8 +58,8 @@ class Char3Model(_CharLayers):
     times, and logits = W_out h (blue). The same three matrices serve every step.
     """
 
-    def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__(vocab_size, n_fac, n_hidden)
+    def __init__(self, vocab_size: int, n_factors: int = 42, n_hidden: int = 256) -> None:
+        super().__init__(vocab_size, n_factors, n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != 3:
@@ -155,8 +76,8 @@ class CharLoop(_CharLayers):
     """:class:`Char3Model` as a loop over any number of characters: for each character,
     h = tanh(W_h (h + relu(W_in e(c)))). Logits for the character after the last one."""
 
-    def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__(vocab_size, n_fac, n_hidden)
+    def __init__(self, vocab_size: int, n_factors: int = 42, n_hidden: int = 256) -> None:
+        super().__init__(vocab_size, n_factors, n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.zeros(x.shape[0], self.n_hidden, device=x.device)
@@ -169,8 +90,8 @@ class CharLoopConcat(_CharLayers):
     """Like :class:`CharLoop`, but the state and the character are concatenated rather than
     added: h = tanh(W_h relu(W_in [h, e(c)])), so the layer can weigh the two separately."""
 
-    def __init__(self, vocab_size: int, n_fac: int = 42, n_hidden: int = 256) -> None:
-        super().__init__(vocab_size, n_fac, n_hidden, n_in=n_fac + n_hidden)
+    def __init__(self, vocab_size: int, n_factors: int = 42, n_hidden: int = 256) -> None:
+        super().__init__(vocab_size, n_factors, n_hidden, n_in=n_factors + n_hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.zeros(x.shape[0], self.n_hidden, device=x.device)
@@ -183,11 +104,11 @@ class CharLoopConcat(_CharLayers):
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-def _recurrent(cell: str, n_fac: int, n_hidden: int, n_layers: int, nonlinearity: str):
-    if cell not in _CELLS:
-        raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+def _recurrent(cell: str, n_factors: int, n_hidden: int, n_layers: int, nonlinearity: str):
+    check_choice("cell", cell, tuple(_CELLS))
+    check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     kwargs = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-    return _CELLS[cell](n_fac, n_hidden, num_layers=n_layers, **kwargs)
+    return _CELLS[cell](n_factors, n_hidden, num_layers=n_layers, **kwargs)
 
 
 class CharRnn(nn.Module):
@@ -198,15 +119,15 @@ class CharRnn(nn.Module):
     def __init__(
         self,
         vocab_size: int,
-        n_fac: int = 42,
+        n_factors: int = 42,
         n_hidden: int = 256,
         cell: str = "rnn",
         n_layers: int = 1,
         nonlinearity: str = "tanh",
     ) -> None:
         super().__init__()
-        self.e = nn.Embedding(vocab_size, n_fac)
-        self.rnn = _recurrent(cell, n_fac, n_hidden, n_layers, nonlinearity)
+        self.e = nn.Embedding(vocab_size, n_factors)
+        self.rnn = _recurrent(cell, n_factors, n_hidden, n_layers, nonlinearity)
         self.l_out = nn.Linear(n_hidden, vocab_size)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -215,58 +136,25 @@ class CharRnn(nn.Module):
 
 
 class CharSeqRnn(CharRnn):
-    """A prediction after every character: logits of shape (batch, seq, vocab).
+    """A prediction after every character, with the hidden state explicit:
+    ``forward(x, h=None) -> (logits, h)``, logits of shape (batch, seq, vocab) and ``h`` the
+    final hidden state (a pair (h, c) for an LSTM), ready to start the next sequence.
 
-    With ``stateful=True`` the final hidden state of each batch (detached, so gradients stop at
-    the batch boundary) is the initial state of the next: use it with :class:`StreamBatches`,
-    and call :meth:`reset` before each pass over the text. Without it, every batch starts from
-    zeros.
+    Trained on the stateful layout (:class:`lesson6lib.batches.StreamBatches`) with the
+    :class:`lesson6lib.callbacks.ResetState` callback, each batch's final state goes, detached,
+    into the next; otherwise every batch starts from zeros.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        n_fac: int = 42,
-        n_hidden: int = 256,
-        cell: str = "rnn",
-        n_layers: int = 1,
-        nonlinearity: str = "tanh",
-        stateful: bool = False,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(vocab_size, n_fac, n_hidden, cell, n_layers, nonlinearity)
-        self.drop = nn.Dropout(dropout)
-        self.stateful = stateful
-        self.h: Tensor | tuple[Tensor, Tensor] | None = None
+    def __init__(self, vocab_size: int, *args, dropout: float = 0.0, **kwargs) -> None:
+        """The arguments of :class:`CharRnn`, and ``dropout`` on the outputs."""
+        super().__init__(vocab_size, *args, **kwargs)
+        self.drop = nn.Dropout(check_number("dropout", dropout, 0.0, 1.0, high_open=True))
 
-    def reset(self) -> None:
-        """Forget the carried hidden state."""
-        self.h = None
-
-    def _carried(self, batch: int):
-        h = self.h
-        if h is None:
-            return None
-        size = (h[0] if isinstance(h, tuple) else h).shape[1]
-        return h if size == batch else None  # a smaller last batch starts afresh
-
-    def forward(self, x: Tensor) -> Tensor:
-        h0 = self._carried(x.shape[0]) if self.stateful else None
-        outputs, h = self.rnn(self.e(x).transpose(0, 1), h0)
-        if self.stateful:
-            self.h = tuple(t.detach() for t in h) if isinstance(h, tuple) else h.detach()
-        return self.l_out(self.drop(outputs)).transpose(0, 1)
-
-
-class ResetState(Callback):
-    """For a stateful model: forget the carried state before each pass over the training text
-    and before validation, so that each starts from the beginning of its streams."""
-
-    def before_epoch(self, learn) -> None:
-        learn.model.reset()
-
-    def before_validate(self, learn) -> None:
-        learn.model.reset()
+    def forward(
+        self, x: Tensor, h: Tensor | tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        outputs, h = self.rnn(self.e(x).transpose(0, 1), h)
+        return self.l_out(self.drop(outputs)).transpose(0, 1), h
 
 
 # --- what nn.RNN computes, written out ---------------------------------------------------------
@@ -284,6 +172,7 @@ def rnn_loop(
     """One layer of an Elman RNN over x of shape (seq, batch, features):
     h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). Returns every h_t and the last one, like
     ``nn.RNN``."""
+    check_choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     act = {"tanh": torch.tanh, "relu": torch.relu}[nonlinearity]
     h, outputs = h0, []
     for x_t in x:
@@ -330,24 +219,19 @@ def sample(
         raise ValueError(f"temperature must be positive or None, got {temperature}")
     if not prompt:
         raise ValueError("prompt must hold at least one character")
-    was_training, stateful = model.training, getattr(model, "stateful", False)
+    was_training = model.training
     model.eval()
-    if stateful:
-        model.stateful = False  # each step below feeds the whole context from a zero state
     gen = torch.Generator().manual_seed(seed)
     codes = vocab.encode(prompt).tolist()
     device = next(model.parameters()).device
     for _ in range(n_chars):
         window = codes[-context:] if context else codes
-        logits = model(torch.tensor([window], device=device))
+        logits = prediction(model(torch.tensor([window], device=device)))
         last = (logits[0, -1] if logits.dim() == 3 else logits[0]).float().cpu()
         if temperature is None:
             codes.append(int(last.argmax()))
         else:
             probs = torch.softmax(last / temperature, dim=0)
             codes.append(int(torch.multinomial(probs, 1, generator=gen)))
-    if stateful:
-        model.stateful = True
-        model.reset()
     model.train(was_training)
     return vocab.decode(codes[len(prompt) :])

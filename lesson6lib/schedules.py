@@ -1,5 +1,4 @@
-"""Learning-rate schedules (triangular cyclical, cosine with warm restarts, 1cycle) and the LR
-range test.
+"""Learning-rate schedules: triangular cyclical, cosine with warm restarts (SGDR) and 1cycle.
 
 Each schedule is first a plain function of the step number (easy to plot and to test), then an
 ``LRScheduler`` subclass that applies it to any optimizer's parameter groups, ours or
@@ -8,34 +7,23 @@ Each schedule is first a plain function of the step number (easy to plot and to 
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from itertools import cycle, islice
+from collections.abc import Sequence
 
-import numpy as np
-import torch
-from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from lesson6lib.checks import check_int, check_number
+
 __all__ = [
     "CosineWarmRestarts",
-    "LRFinderResult",
     "OneCycle",
     "TriangularLR",
     "cosine_anneal",
-    "lr_find",
     "one_cycle",
     "sgdr",
     "triangular",
 ]
-
-
-def _positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _per_group(name: str, value: float | Sequence[float], optimizer: Optimizer) -> list[float]:
@@ -43,7 +31,12 @@ def _per_group(name: str, value: float | Sequence[float], optimizer: Optimizer) 
     values = list(value) if isinstance(value, Sequence) else [value] * n
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} values for {n} parameter groups")
-    return [float(v) for v in values]
+    return [check_number(f"{name}[{i}]", v, 0.0, low_open=True) for i, v in enumerate(values)]
+
+
+def _check_lrs(**lrs: float) -> None:
+    for name, value in lrs.items():
+        check_number(name, value, 0.0)
 
 
 # --- the schedules as functions of the step ---------------------------------------------------
@@ -55,7 +48,10 @@ def triangular(
     """Smith's triangular cyclical LR (arXiv:1506.01186): a linear climb from ``base_lr`` to
     ``max_lr`` over ``step_size_up`` steps, a linear descent over ``step_size_down`` (default:
     the same), repeated."""
-    down = step_size_up if step_size_down is None else step_size_down
+    check_int("step", step, low=0)
+    check_int("step_size_up", step_size_up)
+    _check_lrs(base_lr=base_lr, max_lr=max_lr)
+    down = step_size_up if step_size_down is None else check_int("step_size_down", step_size_down)
     period = step_size_up + down
     t = step % period
     frac = t / step_size_up if t <= step_size_up else 1 - (t - step_size_up) / down
@@ -71,6 +67,10 @@ def sgdr(step: int, base_lr: float, min_lr: float, cycle_len: int, cycle_mult: i
     """SGDR (Loshchilov & Hutter, arXiv:1608.03983): cosine annealing from ``base_lr`` to
     ``min_lr`` over a cycle, then a warm restart. Cycle i lasts ``cycle_len * cycle_mult**i``
     steps:  lr = min + (base - min) (1 + cos(pi t_cur / T_i)) / 2."""
+    check_int("step", step, low=0)
+    check_int("cycle_len", cycle_len)
+    check_int("cycle_mult", cycle_mult)
+    _check_lrs(base_lr=base_lr, min_lr=min_lr)
     if cycle_mult == 1:
         t_cur, t_i = step % cycle_len, cycle_len
     else:
@@ -92,7 +92,12 @@ def one_cycle(
 ) -> float:
     """Smith's 1cycle (arXiv:1803.09820), in PyTorch's form: cosine from ``max_lr/div_factor``
     up to ``max_lr`` over the first ``pct_start`` of the steps, then down to
-    ``max_lr/div_factor/final_div_factor`` at the last step."""
+    ``max_lr/div_factor/final_div_factor`` at the last step, ``total_steps - 1``. A step outside
+    0..total_steps - 1 is refused (the curve is not defined there)."""
+    _check_one_cycle(max_lr, total_steps, pct_start, div_factor, final_div_factor)
+    check_int("step", step, low=0)
+    if step >= total_steps:
+        raise ValueError(f"step must be in 0..{total_steps - 1} (total_steps - 1), got {step}")
     start = max_lr / div_factor
     peak_step = pct_start * total_steps - 1
     if step <= peak_step:
@@ -100,6 +105,20 @@ def one_cycle(
     return cosine_anneal(
         max_lr, start / final_div_factor, (step - peak_step) / (total_steps - 1 - peak_step)
     )
+
+
+def _check_one_cycle(
+    max_lr: float, total_steps: int, pct_start: float, div_factor: float, final_div_factor: float
+) -> None:
+    check_number("max_lr", max_lr, 0.0, low_open=True)
+    check_int("total_steps", total_steps, low=2)
+    check_number("pct_start", pct_start, 0.0, 1.0, low_open=True, high_open=True)
+    if pct_start * total_steps < 2:
+        raise ValueError(
+            f"pct_start must leave >= 2 warm-up steps, got {pct_start} of {total_steps} steps"
+        )
+    check_number("div_factor", div_factor, 0.0, low_open=True)
+    check_number("final_div_factor", final_div_factor, 0.0, low_open=True)
 
 
 def _one_cycle_momentum(step: int, total_steps: int, pct_start: float, low: float, high: float):
@@ -125,9 +144,9 @@ class TriangularLR(LRScheduler):
         step_size_down: int | None = None,
         last_epoch: int = -1,
     ) -> None:
-        _positive_int("step_size_up", step_size_up)
+        check_int("step_size_up", step_size_up)
         if step_size_down is not None:
-            _positive_int("step_size_down", step_size_down)
+            check_int("step_size_down", step_size_down)
         self.max_lrs = _per_group("max_lr", max_lr, optimizer)
         self.step_size_up, self.step_size_down = step_size_up, step_size_down
         super().__init__(optimizer, last_epoch)
@@ -152,10 +171,9 @@ class CosineWarmRestarts(LRScheduler):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        _positive_int("cycle_len", cycle_len)
-        _positive_int("cycle_mult", cycle_mult)
-        if min_lr < 0:
-            raise ValueError(f"min_lr must be >= 0, got {min_lr}")
+        check_int("cycle_len", cycle_len)
+        check_int("cycle_mult", cycle_mult)
+        check_number("min_lr", min_lr, 0.0)
         self.cycle_len, self.cycle_mult, self.min_lr = cycle_len, cycle_mult, min_lr
         super().__init__(optimizer, last_epoch)
 
@@ -185,13 +203,11 @@ class OneCycle(LRScheduler):
         max_momentum: float = 0.95,
         last_epoch: int = -1,
     ) -> None:
-        _positive_int("total_steps", total_steps)
-        if not 0 < pct_start < 1 or pct_start * total_steps < 2:
-            raise ValueError(
-                f"pct_start must be in (0, 1) and leave >= 2 warm-up steps, got {pct_start} "
-                f"of {total_steps} steps"
-            )
         self.max_lrs = _per_group("max_lr", max_lr, optimizer)
+        for peak in self.max_lrs:
+            _check_one_cycle(peak, total_steps, pct_start, div_factor, final_div_factor)
+        check_number("base_momentum", base_momentum, 0.0, 1.0, high_open=True)
+        check_number("max_momentum", max_momentum, base_momentum, 1.0, high_open=True)
         self.total_steps, self.pct_start = total_steps, pct_start
         self.div_factor, self.final_div_factor = div_factor, final_div_factor
         self.cycle_momentum = cycle_momentum
@@ -221,110 +237,3 @@ class OneCycle(LRScheduler):
             )
             for peak in self.max_lrs
         ]
-
-
-# --- the LR range test ------------------------------------------------------------------------
-
-
-@dataclass
-class LRFinderResult:
-    """What :func:`lr_find` measured: one smoothed loss per learning rate tried."""
-
-    lrs: list[float]
-    losses: list[float]
-    suggestion: float
-    """Where the smoothed loss fell fastest (steepest negative slope against log LR)."""
-    min_loss_lr: float
-    """The LR of the lowest smoothed loss; a tenth of it is the classic, more careful choice."""
-
-    def plot(self, ax=None):
-        """Loss against LR on a log axis, with the two suggestions marked."""
-        import matplotlib.pyplot as plt
-
-        ax = ax or plt.subplots()[1]
-        ax.plot(self.lrs, self.losses)
-        ax.set_xscale("log")
-        ax.axvline(
-            self.suggestion, ls="--", color="#D55E00", label=f"steepest: {self.suggestion:.1e}"
-        )
-        tenth = self.min_loss_lr / 10
-        ax.axvline(tenth, ls=":", color="#009E73", label=f"min / 10: {tenth:.1e}")
-        ax.set(xlabel="learning rate (log scale)", ylabel="smoothed training loss")
-        ax.legend()
-        return ax
-
-
-def lr_find(
-    model: nn.Module,
-    loss_fn: Callable[[Tensor, Tensor], Tensor],
-    batches: Iterable[tuple[Tensor, ...]],
-    optimizer: Optimizer,
-    start_lr: float = 1e-7,
-    end_lr: float = 10.0,
-    num_steps: int = 100,
-    smoothing: float = 0.98,
-    diverge: float = 4.0,
-) -> LRFinderResult:
-    """The LR range test (Smith, arXiv:1506.01186): train for up to ``num_steps`` batches while
-    the LR grows exponentially from ``start_lr`` to ``end_lr``,
-    lr_i = start (end / start)^(i / (num_steps - 1)), recording a debiased exponential moving
-    average of the loss; stop once it exceeds ``diverge`` times its best value. Every parameter
-    group gets the same LR. The model's weights and the optimizer's state are restored after.
-
-    ``batches`` yields ``(x, y)`` or ``(x1, ..., xn, y)`` (the model is called as
-    ``model(x1, ..., xn)``), already on the model's device; it is cycled if it runs out.
-    """
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
-    _positive_int("num_steps", num_steps)
-    if num_steps < 5:
-        raise ValueError(f"num_steps must be at least 5 to find anything, got {num_steps}")
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(optimizer.state_dict())
-    saved_lrs = [g["lr"] for g in optimizer.param_groups]
-    lrs, losses = [], []
-    avg, best = 0.0, math.inf
-    was_training = model.training
-    model.train()
-    try:
-        source = list(islice(iter(batches), num_steps))
-        if not source:
-            raise ValueError("batches is empty")
-        for i, (*xs, y) in enumerate(islice(cycle(source), num_steps)):
-            lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = loss_fn(model(*xs), y)
-            if not torch.isfinite(loss):
-                break
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            avg = smoothing * avg + (1 - smoothing) * loss.item()
-            smoothed = avg / (1 - smoothing ** (i + 1))
-            lrs.append(lr)
-            losses.append(smoothed)
-            best = min(best, smoothed)
-            if smoothed > diverge * best:
-                break
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_opt)
-        for group, lr in zip(optimizer.param_groups, saved_lrs, strict=True):
-            group["lr"] = lr
-        model.train(was_training)
-    if len(losses) < 5:
-        raise RuntimeError(f"the loss diverged after {len(losses)} steps: lower start_lr")
-    return _suggest(lrs, losses)
-
-
-def _suggest(lrs: list[float], losses: list[float]) -> LRFinderResult:
-    """Steepest descent of the smoothed loss against log LR, ignoring the noisy first tenth and
-    the divergence at the end."""
-    loss = np.asarray(losses)
-    best = int(loss.argmin())
-    skip = max(1, len(loss) // 10)
-    window = slice(skip, max(best, skip + 2) + 1)
-    slope = np.gradient(loss[window], np.log(np.asarray(lrs)[window]))
-    steepest = skip + int(slope.argmin())
-    return LRFinderResult(lrs, losses, suggestion=lrs[steepest], min_loss_lr=lrs[best])

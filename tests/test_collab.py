@@ -15,10 +15,12 @@ from lesson6lib.collab import (
     EmbeddingNet,
     IdEncoder,
     collab_data,
+    kfold_splits,
+    make_model,
     random_split,
-    sigmoid_range,
     time_split,
 )
+from lesson6lib.layers import sigmoid_range
 from lesson6lib.learner import Learner
 from lesson6lib.runtime import seed_everything
 
@@ -28,7 +30,7 @@ def test_encoder_codes_unknowns_and_inverse():
     assert enc.n_codes == 4
     assert enc.transform([7, 31, 1029, 999]).tolist() == [3, 1, 2, 0]
     assert enc.inverse([1, 2, 3]).tolist() == [31, 1029, 7]
-    with pytest.raises(KeyError, match=r"1 ids were not seen in fit, e.g. \[999\]"):
+    with pytest.raises(KeyError, match=r"1 values were not seen in fit, e.g. \[999\]"):
         enc.transform([31, 999], unknown="raise")
     with pytest.raises(ValueError, match="codes must be in 1..3"):
         enc.inverse([0])
@@ -44,7 +46,7 @@ def test_random_split_is_seeded_disjoint_and_complete():
     assert len(valid) == 200 and len(train) == 800
     assert np.array_equal(train, again[0]) and not set(train) & set(valid)
     assert not np.array_equal(valid, random_split(1000, 0.2, seed=1)[1])
-    with pytest.raises(ValueError, match="valid_pct"):
+    with pytest.raises(ValueError, match="valid_frac"):
         random_split(10, 1.5)
 
 
@@ -121,7 +123,7 @@ def test_training_reduces_the_validation_loss(cls):
 
 def test_collab_data_encodes_on_train_only_and_checks_columns():
     ratings = synthetic_ratings()
-    data = collab_data(ratings, valid_pct=0.3, seed=1)
+    data = collab_data(ratings, valid_frac=0.3, seed=1)
     train_users = set(ratings.iloc[data.train_idx]["userId"])
     assert set(data.users.classes_) == train_users
     assert data.y_range == (0.0, float(ratings.iloc[data.train_idx]["rating"].max()) + 0.5)
@@ -140,3 +142,36 @@ def test_collab_data_encodes_on_train_only_and_checks_columns():
 def test_sigmoid_range_limits():
     out = sigmoid_range(torch.tensor([-100.0, 0.0, 100.0]), 1.0, 3.0)
     assert out.tolist() == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_collab_data_takes_an_explicit_split_and_kfold_takes_a_few_lines():
+    ratings = synthetic_ratings()
+    folds = list(kfold_splits(len(ratings), k=4, seed=0))
+    assert len(folds) == 4
+    valid_rows = np.concatenate([v for _, v in folds])
+    assert sorted(valid_rows.tolist()) == list(range(len(ratings)))
+    for train_idx, valid_idx in folds:
+        data = collab_data(ratings, split=(train_idx, valid_idx), batch_size=64)
+        assert np.array_equal(data.valid_idx, valid_idx)
+        assert len(data.train.tensors[0]) == len(train_idx)
+    with pytest.raises(ValueError, match="share rows"):
+        collab_data(ratings, split=(np.arange(10), np.arange(5, 20)))
+    with pytest.raises(ValueError, match="valid indices must be in"):
+        collab_data(ratings, split=(np.arange(10), np.array([10**9])))
+    with pytest.raises(ValueError, match="k must be an integer >= 2"):
+        list(kfold_splits(10, k=1))
+
+
+def test_collab_data_refuses_ratings_its_range_cannot_hold():
+    ratings = synthetic_ratings().assign(rating=lambda f: -f["rating"])
+    with pytest.raises(ValueError, match=r"must be >= 0 with a positive maximum"):
+        collab_data(ratings)
+
+
+def test_make_model_builds_each_kind_for_the_data():
+    data = collab_data(synthetic_ratings(), batch_size=64)
+    for kind, cls in (("dot", EmbeddingDot), ("dotbias", EmbeddingDotBias), ("net", EmbeddingNet)):
+        model = make_model(kind, data, n_factors=4)
+        assert isinstance(model, cls) and model.u.num_embeddings == data.users.n_codes
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_model("svd", data)

@@ -11,15 +11,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lesson6lib import optim, schedules
-from lesson6lib.learner import (
-    Callback,
-    EarlyStopping,
-    Learner,
-    Recorder,
-    accuracy,
-    layer_groups,
-    rmse,
-)
+from lesson6lib.callbacks import Callback, EarlyStopping, Recorder
+from lesson6lib.learner import Learner
+from lesson6lib.metrics import accuracy, rmse
+from lesson6lib.optim import layer_groups
 from lesson6lib.runtime import seed_everything
 
 
@@ -278,3 +273,73 @@ def test_progress_line_ends_with_the_epoch_losses(capsys):
     last = capsys.readouterr().out.replace("\r", "\n").strip().splitlines()[-1]
     assert last.startswith("epoch 1/1 ") and " 8/8 " in last
     assert "train_loss" in last and "valid_rmse" in last
+
+
+# --- state carried by the loop, and NaN in validation -------------------------------------------
+
+
+class Accumulator(nn.Module):
+    """A toy recurrent model with an explicit state: h <- h + sum of the inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, x, h=None):
+        h = torch.zeros(1, x.shape[0]) if h is None else h
+        h = h + self.w * x.sum(dim=1)
+        return h[0].unsqueeze(1), h
+
+
+def test_reset_state_carries_the_state_between_batches_and_resets_each_pass():
+    from lesson6lib.callbacks import ResetState
+
+    batches = [(torch.ones(2, 3), torch.zeros(2, 1))] * 3
+    model = Accumulator()
+    seen = []
+
+    class Spy(Callback):
+        def after_batch(self, learn):
+            seen.append(learn.state[0, 0].item())
+
+    learn = Learner(
+        model,
+        batches,
+        nn.functional.mse_loss,
+        optim.SGD(model.parameters(), lr=0.0),
+        callbacks=[ResetState(), Spy()],
+        progress=False,
+    )
+    learn.fit(2)
+    assert seen == [3.0, 6.0, 9.0, 3.0, 6.0, 9.0]
+    assert learn.state is None and not learn.carry_state  # forgotten after fit
+    plain = Learner(
+        model,
+        batches,
+        nn.functional.mse_loss,
+        optim.SGD(model.parameters(), lr=0.0),
+        progress=False,
+    )
+    plain.fit(1)  # without ResetState no state is kept
+    assert plain.state is None
+
+
+def test_nan_in_validation_raises_instead_of_a_silent_nan():
+    learn = learner()
+    x, y = data(32)
+    x[3, 1] = float("nan")
+    with pytest.raises(FloatingPointError, match="validation loss is nan"):
+        learn.evaluate([(x, y)])
+
+
+def test_early_stopping_stops_loudly_on_a_nan_monitor():
+    from lesson6lib.callbacks import EarlyStopping as ES
+
+    stopper = ES(patience=2)
+
+    class Fake:
+        history = [{"epoch": 1, "valid_loss": float("nan")}]
+
+    stopper.before_fit(Fake())
+    with pytest.raises(FloatingPointError, match="valid_loss is nan after epoch 1"):
+        stopper.after_epoch(Fake())

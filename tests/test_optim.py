@@ -213,3 +213,47 @@ def test_closure_is_called_and_its_loss_returned():
         return loss
 
     assert opt.step(closure).item() > 0
+
+
+# --- what the optimizers refuse ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda p: optim.SGD(p, lr=float("nan")),
+            r"lr must be a finite number, got nan \(parameter group 0\)",
+        ),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=float("inf")), "momentum"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=1.0), r"momentum must be in \[0, 1\)"),
+        (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1e-4), "weight_decay"),
+        (
+            lambda p: optim.Adam(p, lr=-1e-3),
+            r"lr must be in \[0, inf\], got -0.001 \(parameter group 0\)",
+        ),
+        (lambda p: optim.Adam(p, eps=float("nan")), "eps"),
+        (lambda p: optim.Adam(p, betas=(0.9, float("nan"))), r"betas\[1\]"),
+        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), r"betas\[0\]"),
+        (lambda p: optim.AdamW(p, weight_decay=float("inf")), "weight_decay"),
+        (lambda p: optim.Adam(p, betas=0.9), "betas must be a pair"),
+        (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "nesterov"),
+    ],
+)
+def test_bad_hyper_parameters_are_refused(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make(make_model().parameters())
+
+
+@pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("bad", [{"lr": -0.05}, {"lr": float("nan")}, {"weight_decay": -1.0}])
+def test_values_inside_parameter_groups_are_checked(cls, bad):
+    model = make_model()
+    layers = list(model.children())
+    good = {"params": layers[0].parameters()}
+    rest = {"params": [p for m in layers[1:] for p in m.parameters()], **bad}
+    with pytest.raises(ValueError, match=r"parameter group 1"):
+        cls([good, rest], lr=0.01)
+    opt = cls(layers[0].parameters(), lr=0.01)
+    with pytest.raises(ValueError, match=r"parameter group 1"):
+        opt.add_param_group(rest)

@@ -1,7 +1,11 @@
-"""Character models: data layouts, our loop RNN against nn.RNN, shapes, the loss axis, the
-stateful model, identity initialisation, sampling."""
+"""Character models: our loop RNN against nn.RNN, shapes, the loss axis, the explicit state
+(continuing from a state is running the longer sequence), stateful training through the
+learner, identity initialisation, sampling. The data layouts are in test_text.py."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,6 +13,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from lesson6lib import optim
+from lesson6lib.batches import StreamBatches
+from lesson6lib.callbacks import Callback, ResetState
+from lesson6lib.layers import prediction
 from lesson6lib.learner import Learner
 from lesson6lib.rnn import (
     Char3Model,
@@ -16,58 +23,14 @@ from lesson6lib.rnn import (
     CharLoopConcat,
     CharRnn,
     CharSeqRnn,
-    ResetState,
-    StreamBatches,
-    Vocab,
-    char_windows,
-    contiguous_split,
     identity_init_,
     rnn_loop,
     sample,
     seq_loss,
-    seq_windows,
 )
+from lesson6lib.text import Vocab, contiguous_split
 
 TEXT = "the cat sat on the mat. " * 40
-
-
-def test_vocab_round_trip_and_unknown_characters():
-    v = Vocab("hello")
-    assert v.chars == ["e", "h", "l", "o"] and len(v) == 4
-    assert v.decode(v.encode("hole")) == "hole"
-    with pytest.raises(ValueError, match=r"not in the vocabulary: \['z'\]"):
-        v.encode("zoo")
-    with pytest.raises(ValueError, match="non-empty"):
-        Vocab("")
-
-
-def test_windows_by_hand():
-    codes = torch.arange(10)
-    x, y = char_windows(codes, 3)
-    assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]] and y.tolist() == [3, 6, 9]
-    x, y = char_windows(codes, 3, overlapping=True)
-    assert len(x) == 7 and x[1].tolist() == [1, 2, 3] and y[1] == 4
-    x, y = seq_windows(codes, 4)
-    assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]] and y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
-    with pytest.raises(ValueError, match="cs"):
-        char_windows(codes, 10)
-
-
-def test_contiguous_split_keeps_order():
-    train, valid = contiguous_split(torch.arange(100), 0.1)
-    assert train.tolist() == list(range(90)) and valid.tolist() == list(range(90, 100))
-    with pytest.raises(ValueError, match="valid_frac"):
-        contiguous_split(torch.arange(10), 0.0)
-
-
-def test_stream_batches_continue_each_row():
-    codes = torch.arange(41)
-    batches = list(StreamBatches(codes, batch_size=4, bptt=3))
-    assert len(batches) == len(StreamBatches(codes, 4, 3)) == 4
-    (x0, y0), (x1, _) = batches[0], batches[1]
-    assert x0[:, -1].tolist() == [2, 12, 22, 32] and x1[:, 0].tolist() == [3, 13, 23, 33]
-    assert torch.equal(y0, x0 + 1)
-    assert batches[-1][0].shape == (4, 1)  # 10 columns in chunks of 3
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -82,6 +45,10 @@ def test_hand_written_loop_equals_nn_rnn(nonlinearity):
     assert torch.allclose(out, expected_out, atol=1e-6) and torch.allclose(
         h, expected_h[0], atol=1e-6
     )
+    with pytest.raises(ValueError, match="nonlinearity"):
+        rnn_loop(
+            x, h0[0], rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, "gelu"
+        )
 
 
 def test_char_loop_is_char3_for_three_characters():
@@ -108,7 +75,13 @@ def test_char_loop_is_char3_for_three_characters():
     ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "",
 )
 def test_output_shapes(model, shape):
-    assert model(torch.randint(0, 20, (5, 8))).shape == shape
+    assert prediction(model(torch.randint(0, 20, (5, 8)))).shape == shape
+
+
+def test_models_take_their_sizes_by_the_shared_names():
+    model = CharSeqRnn(20, n_factors=4, n_hidden=8, cell="gru", n_layers=2, dropout=0.1)
+    assert model.e.embedding_dim == 4 and model.rnn.hidden_size == 8
+    assert CharLoop(20, n_factors=4, n_hidden=8).l_in.in_features == 4
 
 
 def test_unknown_cell_is_refused():
@@ -126,16 +99,37 @@ def test_loss_is_over_the_character_axis():
     assert not torch.allclose(seq_loss(logits, targets), wrong_axis)
 
 
-def test_stateful_model_carries_its_state_and_resets():
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_continuing_from_a_state_is_running_the_whole_sequence(cell):
     torch.manual_seed(0)
-    model = CharSeqRnn(20, 4, 8, stateful=True)
+    model = CharSeqRnn(20, 4, 8, cell=cell, n_layers=2).eval()
+    x = torch.randint(0, 20, (3, 10))
+    whole, h_whole = model(x)
+    first, h = model(x[:, :6])
+    rest, h_end = model(x[:, 6:], h)
+    assert torch.allclose(torch.cat([first, rest], dim=1), whole, atol=1e-6)
+    pairs = zip(h_end, h_whole, strict=True) if cell == "lstm" else [(h_end, h_whole)]
+    for ours, expected in pairs:  # an LSTM's state is the pair (h, c)
+        assert ours.shape == (2, 3, 8) and torch.allclose(ours, expected, atol=1e-6)
+
+
+def test_the_state_is_explicit_and_the_model_keeps_none():
+    torch.manual_seed(0)
+    model = CharSeqRnn(20, 4, 8)
     x = torch.randint(0, 20, (3, 5))
-    first = model(x)
-    carried = model(x)
-    assert not torch.allclose(first, carried) and not model.h.requires_grad
-    model.reset()
-    assert torch.allclose(model(x), first)
-    assert model(torch.randint(0, 20, (2, 5))).shape == (2, 5, 20)  # other batch size: fresh
+    first, h = model(x)
+    carried, _ = model(x, h)
+    assert not torch.allclose(first, carried)
+    assert torch.allclose(model(x)[0], first)  # no state given: zeros, whatever ran before
+    assert not hasattr(model, "stateful") and not hasattr(model, "reset")
+    assert model(torch.randint(0, 20, (2, 5)))[0].shape == (2, 5, 20)  # other batch size: fresh
+
+
+def test_the_models_do_not_import_the_training_loop():
+    code = "import sys, lesson6lib.rnn; print(sorted(sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for module in ("learner", "callbacks", "batches", "experiments"):
+        assert f"'lesson6lib.{module}'" not in run.stdout
 
 
 def test_identity_init():
@@ -146,25 +140,39 @@ def test_identity_init():
         identity_init_(nn.GRU(4, 6))
 
 
+class _StateSeen(Callback):
+    """Records, after each training batch, whether the learner holds a state and whether it is
+    detached from the graph."""
+
+    def __init__(self) -> None:
+        self.held, self.detached = [], []
+
+    def after_batch(self, learn) -> None:
+        self.held.append(learn.state is not None)
+        self.detached.append(learn.state is not None and not learn.state.requires_grad)
+
+
 def test_a_stateful_model_learns_a_repeating_text():
     torch.manual_seed(0)
     vocab = Vocab(TEXT)
     codes = vocab.encode(TEXT)
     train, valid = contiguous_split(codes, 0.2)
-    model = CharSeqRnn(len(vocab), 8, 64, cell="gru", stateful=True)
+    model = CharSeqRnn(len(vocab), 8, 64, cell="gru")
+    seen = _StateSeen()
     learn = Learner(
         model,
         StreamBatches(train, 8, 16),
         seq_loss,
         optim.Adam(model.parameters(), lr=1e-2),
         valid_dl=StreamBatches(valid, 4, 16),
-        callbacks=[ResetState()],
+        callbacks=[ResetState(), seen],
         progress=False,
     )
     history = learn.fit(12)
     assert history["valid_loss"].iloc[-1] < 0.5
     assert sample(model, vocab, "the cat sat on the ", 16) == "mat. the cat sat"
-    assert model.stateful and model.h is None
+    assert all(seen.held) and all(seen.detached)  # carried, detached, from batch to batch
+    assert not learn.carry_state and learn.state is None  # and forgotten after fit
 
 
 def test_sampling_with_temperature_is_seeded_and_checks_input():
@@ -177,6 +185,17 @@ def test_sampling_with_temperature_is_seeded_and_checks_input():
         sample(model, vocab, "the", 5, temperature=0, context=3)
     with pytest.raises(ValueError, match="prompt"):
         sample(model, vocab, "", 5)
+
+
+def test_sampling_a_sequence_model_leaves_it_as_it_was():
+    torch.manual_seed(0)
+    vocab = Vocab(TEXT)
+    model = CharSeqRnn(len(vocab), 4, 8, dropout=0.5).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a = sample(model, vocab, "the ", 12, temperature=0.8, seed=3)
+    assert a == sample(model, vocab, "the ", 12, temperature=0.8, seed=3) and len(a) == 12
+    assert model.training  # dropout off while sampling, back on after
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
 def test_cross_entropy_matches_nll_of_log_softmax():

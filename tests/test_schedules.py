@@ -1,4 +1,4 @@
-"""Our schedules against torch.optim.lr_scheduler, and the LR range test's contract."""
+"""Our schedules against torch.optim.lr_scheduler, and what they refuse."""
 
 from __future__ import annotations
 
@@ -125,47 +125,38 @@ def test_bad_settings(make, message):
         make(opt)
 
 
-# --- lr_find ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: schedules.one_cycle(0, 1.0, 0), ValueError, "total_steps must be an integer >= 2"),
+        (
+            lambda: schedules.one_cycle(-1, 1.0, 100),
+            ValueError,
+            "step must be a non-negative integer",
+        ),
+        (lambda: schedules.one_cycle(100, 1.0, 100), ValueError, r"step must be in 0\.\.99"),
+        (lambda: schedules.one_cycle(5, -1.0, 100), ValueError, "max_lr must be in"),
+        (
+            lambda: schedules.one_cycle(5, float("nan"), 100),
+            ValueError,
+            "max_lr must be finite|finite",
+        ),
+        (lambda: schedules.one_cycle(5, 1.0, 4), ValueError, "warm-up"),
+        (lambda: schedules.triangular(-1, 0.1, 1.0, 5), ValueError, "step must be"),
+        (lambda: schedules.triangular(3, 0.1, 1.0, 0), ValueError, "step_size_up"),
+        (lambda: schedules.triangular(3, 0.1, float("inf"), 5), ValueError, "max_lr"),
+        (lambda: schedules.sgdr(-2, 1.0, 0.0, 10), ValueError, "step must be"),
+        (lambda: schedules.sgdr(2, 1.0, 0.0, 0), ValueError, "cycle_len"),
+        (lambda: schedules.sgdr(2.5, 1.0, 0.0, 10), TypeError, "step must be an integer"),
+    ],
+)
+def test_schedule_functions_refuse_steps_and_values_they_cannot_handle(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
 
 
-def regression_problem(seed: int = 0):
-    torch.manual_seed(seed)
-    x = torch.randn(512, 4)
-    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * torch.randn(512, 1)
-    model = nn.Linear(4, 1)
-    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 512, 32)]
-    return model, batches
-
-
-def test_lr_find_restores_weights_and_optimizer_and_suggests_a_sane_lr():
-    model, batches = regression_problem()
-    opt = optim.SGD(model.parameters(), lr=0.123, momentum=0.9)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = schedules.lr_find(model, nn.functional.mse_loss, batches, opt, num_steps=300)
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert opt.param_groups[0]["lr"] == 0.123 and not opt.state
-    assert result.lrs == sorted(result.lrs) and len(result.lrs) == len(result.losses)
-    assert len(result.lrs) < 300, "the loss should diverge before lr = 10 with momentum 0.9"
-    assert 1e-3 < result.suggestion < 1.0
-    assert min(result.losses) < result.losses[0] / 2
-
-
-def test_lr_find_stops_on_divergence():
-    model, batches = regression_problem()
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    result = schedules.lr_find(
-        model, nn.functional.mse_loss, batches, opt, end_lr=1e4, num_steps=200
-    )
-    assert result.lrs[-1] < 1e4
-    assert result.losses[-1] > min(result.losses)
-
-
-def test_lr_find_bad_input():
-    model, batches = regression_problem()
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="start_lr < end_lr"):
-        schedules.lr_find(model, nn.functional.mse_loss, batches, opt, start_lr=1, end_lr=0.1)
-    with pytest.raises(ValueError, match="empty"):
-        schedules.lr_find(model, nn.functional.mse_loss, [], opt)
-    with pytest.raises(ValueError, match="at least 5"):
-        schedules.lr_find(model, nn.functional.mse_loss, batches, opt, num_steps=3)
+def test_one_cycle_scheduler_refuses_a_negative_or_nan_peak():
+    for bad in (-1.0, 0.0, float("nan")):
+        opt = two_groups(momentum=0.9)
+        with pytest.raises(ValueError, match="max_lr"):
+            schedules.OneCycle(opt, max_lr=bad, total_steps=10)

@@ -1,0 +1,81 @@
+"""Metrics, and how each one reduces over the batches of a data set.
+
+A :class:`Metric` is a per-row quantity q and a reduction: ``"mean"`` reports mean(q) over every
+row, ``"root_mean"`` reports sqrt(mean(q)). The training loop sums q over all rows of all
+batches and reduces once at the end, so a root-mean metric (RMSE, RMSPE) is the root of the mean
+over the whole data set, never a mean of per-batch roots (which reads low).
+
+:func:`rmspe` is Kaggle's Rossmann metric on arrays of sales (NumPy, zero-sales rows skipped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Metric", "accuracy", "exp_rmspe", "rmse", "rmspe"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named metric: ``per_row(pred, target)`` gives one value of q per row, and ``reduce``
+    says how the mean of q over a data set becomes the metric (``"mean"`` or ``"root_mean"``).
+    Called on one batch, it returns the metric of that batch alone."""
+
+    name: str
+    per_row: Callable[[Tensor, Tensor], Tensor]
+    reduce: Literal["mean", "root_mean"] = "mean"
+
+    def __post_init__(self) -> None:
+        if self.reduce not in ("mean", "root_mean"):
+            raise ValueError(f"reduce must be 'mean' or 'root_mean', got {self.reduce!r}")
+
+    def finish(self, mean: float) -> float:
+        """The metric from the mean of q over every row."""
+        return math.sqrt(mean) if self.reduce == "root_mean" else mean
+
+    def __call__(self, pred: Tensor, target: Tensor) -> Tensor:
+        mean = self.per_row(pred, target).float().mean()
+        return mean.sqrt() if self.reduce == "root_mean" else mean
+
+
+def _squared_error(pred: Tensor, target: Tensor) -> Tensor:
+    return (pred - target) ** 2
+
+
+def _correct(pred: Tensor, target: Tensor) -> Tensor:
+    return (pred.argmax(dim=-1) == target).float()
+
+
+def _squared_pct_error_of_exp(pred: Tensor, target: Tensor) -> Tensor:
+    # ((e^t - e^p) / e^t)^2 = (1 - e^(p - t))^2
+    return (1 - torch.exp(pred - target)) ** 2
+
+
+rmse = Metric("rmse", _squared_error, "root_mean")
+"""Root mean squared error: sqrt(mean((pred - target)^2))."""
+
+accuracy = Metric("accuracy", _correct)
+"""Share of rows whose highest-scoring class is the target class."""
+
+exp_rmspe = Metric("exp_rmspe", _squared_pct_error_of_exp, "root_mean")
+"""RMSPE of the sales when ``pred`` and ``target`` are log sales:
+sqrt(mean(((e^t - e^p) / e^t)^2)) = sqrt(mean((1 - e^(p - t))^2))."""
+
+
+def rmspe(y_true, y_pred) -> float:
+    """Root mean square percentage error, Kaggle's Rossmann metric:
+    sqrt(mean(((y - y_hat) / y)^2)) over the rows with y != 0 (days with no sales are ignored)."""
+    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {y.shape} and {p.shape}")
+    keep = y != 0
+    if not keep.any():
+        raise ValueError("rmspe needs at least one non-zero true value")
+    return float(np.sqrt(np.mean(((y[keep] - p[keep]) / y[keep]) ** 2)))
