@@ -20,7 +20,7 @@ import torch
 
 from lesson6lib.collab import random_split
 from lesson6lib.data import movielens
-from lesson6lib.experiments import PRESETS, train_collab
+from lesson6lib.experiments.collab import CollabPreset, train_collab
 from lesson6lib.runtime import setup_page
 
 OUT = Path(__file__).resolve().parents[1] / "lesson6lib" / "reference" / "collab_baselines.json"
@@ -42,10 +42,10 @@ def surprise_run(algo, ratings, train_idx, valid_idx) -> dict:
 
 
 def ours(release: str, ratings) -> dict:
-    preset = replace(PRESETS["collab"]["cpu"], release=release)
+    preset = replace(CollabPreset(), release=release)
     result = train_collab(preset, ratings)
-    mse = result["valid_mse"]
-    return {"mse": mse, "rmse": mse**0.5, "fit_s": result["seconds"]}
+    mse = result.value
+    return {"mse": mse, "rmse": mse**0.5, "fit_s": result.seconds}
 
 
 def main() -> None:
@@ -53,8 +53,8 @@ def main() -> None:
     rows = []
     for release in movielens.RELEASES:
         ratings = movielens.load_ratings(release)
-        preset = PRESETS["collab"]["cpu"]
-        train_idx, valid_idx = random_split(len(ratings), preset.valid_pct, preset.seed)
+        preset = CollabPreset()
+        train_idx, valid_idx = random_split(len(ratings), preset.valid_frac, preset.seed)
         models = [
             ("lesson6lib EmbeddingDotBias (CPU preset)", None),
             ("surprise SVD (defaults)", surprise.SVD(random_state=0)),

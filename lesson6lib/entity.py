@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from lesson6lib.collab import sigmoid_range
+from lesson6lib.layers import sigmoid_range
 
 __all__ = ["EntityEmbeddingModel", "embed_codes", "embedding_sizes"]
 

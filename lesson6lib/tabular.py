@@ -1,9 +1,10 @@
-"""Tabular preprocessing for the Rossmann pages: checked joins, date parts, competition and promo
-features, elapsed-event features, categorical codes and scaling fitted on train, and RMSPE.
+"""Generic tabular preprocessing: checked joins, date parts, elapsed-event and rolling-count
+features per key (a store, a customer, ...), and categorical codes and scaling fitted on train.
 
 Every function returns a new frame and leaves its input alone. Encoders follow scikit-learn's
 fit/transform: fitted on the training rows only, then applied to validation and test rows with
-the same codes and statistics (the lesson's ``train_cats`` then ``apply_cats``).
+the same codes and statistics (the lesson's ``train_cats`` then ``apply_cats``). Nothing here
+knows about Rossmann: that is :mod:`lesson6lib.rossmann_features`.
 """
 
 from __future__ import annotations
@@ -13,20 +14,27 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from lesson6lib.checks import check_int
+from lesson6lib.encoding import CodeEncoder
+
 __all__ = [
+    "DAY_KEY_STRIDE",
     "CategoryEncoder",
     "ContinuousScaler",
     "add_datepart",
-    "competition_features",
     "day_keys",
     "elapsed_features",
     "join_checked",
+    "key_codes",
+    "pack_day_keys",
     "require_columns",
-    "rmspe",
     "rolling_counts",
 ]
 
 _DAY = np.timedelta64(1, "D")
+
+DAY_KEY_STRIDE = 1_000_000
+"""(key, day) pairs are packed into one int as code * DAY_KEY_STRIDE + day (days since 1970)."""
 
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str], who: str) -> None:
@@ -34,6 +42,21 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], who: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{who}: the frame has no column(s) {missing}")
+
+
+def _as_list(columns: str | Sequence[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
+
+
+def _require_keys(df: pd.DataFrame, columns: list[str], side: str) -> None:
+    """Missing keys would match each other in a merge (NaN == NaN there): refuse them."""
+    require_columns(df, columns, f"join_checked ({side})")
+    for column in columns:
+        missing = int(df[column].isna().sum())
+        if missing:
+            raise ValueError(
+                f"join_checked: {missing} {side} rows have a missing key in column {column!r}"
+            )
 
 
 def join_checked(
@@ -44,13 +67,12 @@ def join_checked(
     suffix: str = "_y",
 ) -> pd.DataFrame:
     """``left`` left-joined with ``right``, checked to lose and add nothing: every left row
-    finds exactly one right row. Raises naming the keys otherwise."""
-    on = [on] if isinstance(on, str) else list(on)
-    right_on = (
-        on if right_on is None else ([right_on] if isinstance(right_on, str) else list(right_on))
-    )
-    require_columns(left, on, "join_checked (left)")
-    require_columns(right, right_on, "join_checked (right)")
+    finds exactly one right row. Raises naming the keys otherwise, and naming the column when a
+    key is missing (NaN) on either side."""
+    on = _as_list(on)
+    right_on = on if right_on is None else _as_list(right_on)
+    _require_keys(left, on, "left")
+    _require_keys(right, right_on, "right")
     dupes = right.duplicated(right_on).sum()
     if dupes:
         raise ValueError(
@@ -94,49 +116,24 @@ def add_datepart(df: pd.DataFrame, column: str, prefix: str = "") -> pd.DataFram
     return out
 
 
-def competition_features(df: pd.DataFrame) -> pd.DataFrame:
-    """The lesson's store features, on a frame with ``Date`` and the store table's columns:
-
-    - missing CompetitionOpenSince year/month become 1900/1, missing Promo2Since year/week 1900/1;
-    - CompetitionDaysOpen = days since the 15th of the opening month, at least 0, and 0 for
-      openings before 1990; CompetitionMonthsOpen = those days // 30, capped at 24;
-    - Promo2Days = days since the Monday of Promo2's ISO start week, at least 0;
-      Promo2Weeks = those days // 7, clipped to [0, 25].
-    """
-    cols = [
-        "Date",
-        "CompetitionOpenSinceYear",
-        "CompetitionOpenSinceMonth",
-        "Promo2SinceYear",
-        "Promo2SinceWeek",
-    ]
-    require_columns(df, cols, "competition_features")
-    out = df.copy()
-    year = out["CompetitionOpenSinceYear"].fillna(1900).astype("int64")
-    month = out["CompetitionOpenSinceMonth"].fillna(1).astype("int64")
-    out["CompetitionOpenSinceYear"], out["CompetitionOpenSinceMonth"] = year, month
-    opened = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 15}))
-    days = (pd.to_datetime(out["Date"]) - opened) // pd.Timedelta(days=1)
-    days = days.clip(lower=0).where(year >= 1990, 0)
-    out["CompetitionDaysOpen"] = days
-    out["CompetitionMonthsOpen"] = (days // 30).clip(upper=24)
-    p_year = out["Promo2SinceYear"].fillna(1900).astype("int64")
-    p_week = out["Promo2SinceWeek"].fillna(1).astype("int64")
-    out["Promo2SinceYear"], out["Promo2SinceWeek"] = p_year, p_week
-    iso = p_year.astype(str) + "-W" + p_week.astype(str).str.zfill(2) + "-1"
-    monday = pd.to_datetime(iso, format="%G-W%V-%u")
-    p_days = ((pd.to_datetime(out["Date"]) - monday) // pd.Timedelta(days=1)).clip(lower=0)
-    out["Promo2Days"] = p_days
-    out["Promo2Weeks"] = (p_days // 7).clip(0, 25)
-    return out
+def pack_day_keys(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """One sortable int per (key code, day): code * DAY_KEY_STRIDE + day. Sorted, two rows are
+    the same key on consecutive days exactly when their ints differ by 1."""
+    days = np.asarray(days, dtype=np.int64)
+    if len(days) and (days.min() < 0 or days.max() >= DAY_KEY_STRIDE):
+        raise ValueError(f"days must be in [0, {DAY_KEY_STRIDE}) since 1970-01-01")
+    return np.asarray(codes, dtype=np.int64) * DAY_KEY_STRIDE + days
 
 
-def day_keys(
-    df: pd.DataFrame, key: str = "Store", date: str = "Date"
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Rows sorted by (key, date), their day numbers, and one sortable int per (key, day):
-    code(key) * 1,000,000 + day, so that two rows are the same key on consecutive days exactly
-    when their ints differ by 1. Each (key, date) pair must appear once."""
+def key_codes(keys: np.ndarray) -> np.ndarray:
+    """The key codes of packed (key, day) ints (see :func:`pack_day_keys`)."""
+    return keys // DAY_KEY_STRIDE
+
+
+def day_keys(df: pd.DataFrame, key: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Rows sorted by (key, date), their day numbers, and their packed (key, day) ints
+    (:func:`pack_day_keys`, with the key's rank as its code). Each (key, date) pair must appear
+    once."""
     require_columns(df, [key, date], "elapsed/rolling features")
     if not df.index.is_unique:
         raise ValueError("the frame's index must be unique (reset_index() first)")
@@ -144,41 +141,50 @@ def day_keys(
     if ordered.duplicated([key, date]).any():
         raise ValueError(f"each ({key}, {date}) pair must appear once")
     days = (pd.to_datetime(ordered[date]).to_numpy() - np.datetime64("1970-01-01")) // _DAY
-    store = pd.factorize(ordered[key], sort=True)[0].astype(np.int64)
-    return ordered, days.astype(np.int64), store * 1_000_000 + days
+    codes = pd.factorize(ordered[key], sort=True)[0]
+    return ordered, days.astype(np.int64), pack_day_keys(codes, days)
+
+
+def _days_to_event(
+    keys: np.ndarray, days: np.ndarray, event: np.ndarray, side: str, fill: int
+) -> np.ndarray:
+    """Days from each row to the latest event at or before it (``side="right"``) or to the
+    earliest at or after it (``"left"``) of the same key code; ``fill`` where there is none."""
+    event_keys, event_days = keys[event], days[event]
+    if not len(event_keys):
+        return np.full(len(keys), fill, dtype=np.int64)
+    pos = np.searchsorted(event_keys, keys, side=side) - (side == "right")
+    ok = (pos >= 0) & (pos < len(event_keys))
+    pos = np.clip(pos, 0, len(event_keys) - 1)
+    ok &= key_codes(event_keys[pos]) == key_codes(keys)
+    return np.where(ok, np.abs(event_days[pos] - days), fill)
 
 
 def elapsed_features(
-    df: pd.DataFrame, fields: Sequence[str], key: str = "Store", date: str = "Date"
+    df: pd.DataFrame, fields: Sequence[str], key: str, date: str, *, fill: int
 ) -> pd.DataFrame:
     """For each event column in ``fields`` (truthy = the event happens that day): ``After<f>``,
     days since the latest event on or before this day, and ``Before<f>``, days until the next
-    event on or after it, within each ``key`` (store). 0 on the day itself; where there is no
-    such event, 0 (the lesson's fill). Vectorised with sorted-key searches, no row loops."""
+    event on or after it, within each ``key``. 0 on the day itself; ``fill`` where there is no
+    such event (the lesson used 0). Vectorised with sorted-key searches, no row loops."""
+    fill = check_int("fill", fill, low=None)
     require_columns(df, list(fields), "elapsed_features")
     ordered, days, keys = day_keys(df, key, date)
     out = ordered.copy()
     for field in fields:
         event = ordered[field].fillna(False).astype(bool).to_numpy()
-        event_keys, event_days = keys[event], days[event]
-        last = np.searchsorted(event_keys, keys, side="right") - 1
-        ok = last >= 0
-        ok[ok] &= event_keys[last[ok]] // 1_000_000 == keys[ok] // 1_000_000
-        after = np.where(ok, days - event_days[np.clip(last, 0, None)], 0)
-        nxt = np.searchsorted(event_keys, keys, side="left")
-        ok = nxt < len(event_keys)
-        ok[ok] &= event_keys[nxt[ok]] // 1_000_000 == keys[ok] // 1_000_000
-        before = np.where(ok, event_days[np.clip(nxt, 0, len(event_keys) - 1)] - days, 0)
-        out[f"After{field}"], out[f"Before{field}"] = after, before
+        out[f"After{field}"] = _days_to_event(keys, days, event, "right", fill)
+        out[f"Before{field}"] = _days_to_event(keys, days, event, "left", fill)
     return out.loc[df.index]
 
 
 def rolling_counts(
-    df: pd.DataFrame, fields: Sequence[str], key: str = "Store", date: str = "Date", days: int = 7
+    df: pd.DataFrame, fields: Sequence[str], key: str, date: str, days: int = 7
 ) -> pd.DataFrame:
     """``<f>_bw``: how many of the ``days`` days ending today had the event; ``<f>_fw``: how
     many of the ``days`` days starting today, within each ``key``. Counted by date, so missing
     days count as no event."""
+    days = check_int("days", days)
     require_columns(df, list(fields), "rolling_counts")
     ordered, _, keys = day_keys(df, key, date)
     out = ordered.copy()
@@ -194,30 +200,41 @@ def rolling_counts(
 
 
 class CategoryEncoder:
-    """Integer codes for categorical columns, fitted on training rows: 1..n for the values seen
-    in ``fit`` (in sorted order), 0 for missing values and for values never seen in ``fit``."""
+    """Integer codes for categorical columns, fitted on training rows: one
+    :class:`~lesson6lib.encoding.CodeEncoder` per column, ``order="sorted"``: 1..n for the
+    values seen in ``fit`` (sorted by their text), 0 for missing values and for values never
+    seen in ``fit``."""
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
 
     def fit(self, df: pd.DataFrame) -> CategoryEncoder:
         require_columns(df, self.columns, "CategoryEncoder.fit")
-        self.categories_ = {
-            c: pd.Index(sorted(df[c].dropna().unique(), key=str)) for c in self.columns
-        }
+        self.encoders_ = {c: CodeEncoder(order="sorted").fit(df[c]) for c in self.columns}
         return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "encoders_"):
+            raise RuntimeError("CategoryEncoder is not fitted: call fit() first")
 
     @property
     def cardinalities(self) -> list[int]:
         """Codes per column, the unknown code included: the rows each embedding needs."""
-        return [len(self.categories_[c]) + 1 for c in self.columns]
+        self._check_fitted()
+        return [self.encoders_[c].n_codes for c in self.columns]
+
+    def classes(self, column: str) -> np.ndarray:
+        """The values behind codes 1..n of ``column`` (code 0, unknown, has none)."""
+        self._check_fitted()
+        if column not in self.encoders_:
+            raise ValueError(f"column must be one of {self.columns}, got {column!r}")
+        return self.encoders_[column].classes_
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """An int64 array (rows, columns) of codes, in the order of ``columns``."""
-        if not hasattr(self, "categories_"):
-            raise RuntimeError("CategoryEncoder is not fitted: call fit() first")
+        self._check_fitted()
         require_columns(df, self.columns, "CategoryEncoder.transform")
-        codes = [self.categories_[c].get_indexer(df[c]) + 1 for c in self.columns]
+        codes = [self.encoders_[c].transform(df[c]) for c in self.columns]
         return np.stack(codes, axis=1).astype(np.int64)
 
 
@@ -253,15 +270,3 @@ class ContinuousScaler:
         require_columns(df, self.columns, "ContinuousScaler.transform")
         values = self._numbers(df).fillna(self.medians_)
         return ((values - self.means_) / self.stds_).to_numpy(dtype=np.float32)
-
-
-def rmspe(y_true, y_pred) -> float:
-    """Root mean square percentage error, Kaggle's Rossmann metric:
-    sqrt(mean(((y - y_hat) / y)^2)) over the rows with y != 0 (days with no sales are ignored)."""
-    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y.shape != p.shape:
-        raise ValueError(f"y_true and y_pred differ in shape: {y.shape} and {p.shape}")
-    keep = y != 0
-    if not keep.any():
-        raise ValueError("rmspe needs at least one non-zero true value")
-    return float(np.sqrt(np.mean(((y[keep] - p[keep]) / y[keep]) ** 2)))

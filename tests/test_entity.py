@@ -1,15 +1,18 @@
 """The entity-embedding model: sizes by the lesson's rule, shapes, registered parameters, range,
-bad input, and that it learns."""
+bad input, that it learns, embeddings as features, and what it imports."""
 
 from __future__ import annotations
+
+import ast
+import inspect
 
 import pytest
 import torch
 from torch import nn
 
-from lesson6lib import optim
+from lesson6lib import entity, optim
 from lesson6lib.batches import TensorBatches
-from lesson6lib.entity import EntityEmbeddingModel, embedding_sizes
+from lesson6lib.entity import EntityEmbeddingModel, embed_codes, embedding_sizes
 from lesson6lib.learner import Learner
 
 
@@ -58,3 +61,23 @@ def test_it_learns_an_effect_per_category():
     )
     learn.fit(10)
     assert learn.evaluate(TensorBatches(cat, cont, y, batch_size=512))["loss"] < 0.02
+
+
+def test_embed_codes_looks_up_the_learned_rows():
+    model = EntityEmbeddingModel([5, 3], n_cont=1, hidden=(4,), dropouts=(0.0,))
+    codes = torch.tensor([[4, 0], [1, 2]])
+    out = embed_codes(model, codes, [1, 0])
+    w0, w1 = model.embeddings[0].weight, model.embeddings[1].weight
+    assert torch.equal(out, torch.cat([w1[codes[:, 1]], w0[codes[:, 0]]], dim=1))
+    with pytest.raises(ValueError, match="out of range"):
+        embed_codes(model, codes, [2])
+    with pytest.raises(ValueError, match="codes must be"):
+        embed_codes(model, codes[:, :1], [0])
+
+
+def test_the_model_imports_neither_the_training_loop_nor_collab():
+    tree = ast.parse(inspect.getsource(entity))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "lesson6lib.layers" in imported
+    assert not imported & {"lesson6lib.collab", "lesson6lib.learner"}

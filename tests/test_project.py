@@ -79,3 +79,73 @@ def test_torch_pin_cannot_pull_a_cuda_build():
     for path in (ROOT / ".ci" / "run", ROOT / "noxfile.py", ROOT / "README.md"):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"pip install[^\n]*\btorch\b(?!==2\.13\.0)", text), path.name
+
+
+# --- the library's layout (DESIGN section 2) -----------------------------------------------------
+
+LIBRARY = ROOT / "lesson6lib"
+MODULES = sorted(p for p in LIBRARY.rglob("*.py") if "__pycache__" not in p.parts)
+MODEL_MODULES = ("collab", "rnn", "entity")
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):  # imports only a type checker sees are not run
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {m for m in found if m.startswith("lesson6lib")}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIBRARY)))
+def test_no_module_is_over_300_lines(path: Path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 300, f"{path.name} has {lines} lines; split it by topic"
+
+
+@pytest.mark.parametrize("name", MODEL_MODULES)
+def test_models_do_not_import_the_training_loop(name: str):
+    imports = _imports(LIBRARY / f"{name}.py")
+    loop = {"lesson6lib.learner", "lesson6lib.callbacks", "lesson6lib.experiments"}
+    assert not any(m.startswith(tuple(loop)) for m in imports), imports
+
+
+def test_the_library_has_no_import_cycle():
+    known = {_module_name(p): p for p in MODULES}
+    graph = {}
+    for name, path in known.items():
+        deps = set()
+        for m in _imports(path):
+            while m and m not in known:
+                m = m.rpartition(".")[0]
+            if m and m != name and m != "lesson6lib":
+                deps.add(m)
+        graph[name] = deps
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*trail, node, dep]))
+            if dep not in state:
+                visit(dep, [*trail, node])
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [])

@@ -1,19 +1,25 @@
-"""Tabular preprocessing on small hand-made frames, with the expected values worked out by hand."""
+"""Generic tabular preprocessing on small hand-made frames, with the expected values worked out
+by hand."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lesson6lib import tabular
 from lesson6lib.tabular import (
+    DAY_KEY_STRIDE,
     CategoryEncoder,
     ContinuousScaler,
     add_datepart,
-    competition_features,
+    day_keys,
     elapsed_features,
     join_checked,
-    rmspe,
+    key_codes,
+    pack_day_keys,
     rolling_counts,
 )
 
@@ -43,25 +49,6 @@ def test_add_datepart_by_hand():
     assert "Year" not in df.columns  # the input is left alone
 
 
-def test_competition_features_by_hand():
-    df = pd.DataFrame(
-        {
-            "Date": pd.to_datetime(["2015-07-31", "2015-07-31", "2015-07-31"]),
-            "CompetitionOpenSinceYear": [2015, np.nan, 1985],
-            "CompetitionOpenSinceMonth": [7, np.nan, 3],
-            "Promo2SinceYear": [2015, np.nan, 2013],
-            "Promo2SinceWeek": [27, np.nan, 1],
-        }
-    )
-    out = competition_features(df)
-    # opened 2015-07-15: 16 days before 2015-07-31; unknown -> 1900 -> 0; before 1990 -> 0
-    assert out["CompetitionDaysOpen"].tolist() == [16, 0, 0]
-    assert out["CompetitionMonthsOpen"].tolist() == [0, 0, 0]
-    # ISO week 27 of 2015 starts Monday 2015-06-29: 32 days -> 4 weeks; 2013-W01 starts 2012-12-31
-    assert out["Promo2Days"].tolist()[0] == 32 and out["Promo2Weeks"].tolist() == [4, 25, 25]
-    assert out["CompetitionOpenSinceYear"].tolist() == [2015, 1900, 1985]
-
-
 def daily(store: int, flags: list[int], start: str = "2015-01-01") -> pd.DataFrame:
     dates = pd.date_range(start, periods=len(flags))
     return pd.DataFrame({"Store": store, "Date": dates, "Holiday": flags})
@@ -69,21 +56,23 @@ def daily(store: int, flags: list[int], start: str = "2015-01-01") -> pd.DataFra
 
 def test_elapsed_features_by_hand():
     df = pd.concat([daily(1, [0, 1, 0, 0, 1, 0]), daily(2, [0, 0, 0, 1, 0, 0])], ignore_index=True)
-    out = elapsed_features(df.sample(frac=1, random_state=0), ["Holiday"]).sort_index()
+    out = elapsed_features(
+        df.sample(frac=1, random_state=0), ["Holiday"], "Store", "Date", fill=0
+    ).sort_index()
     assert out["AfterHoliday"].tolist() == [0, 0, 1, 2, 0, 1] + [0, 0, 0, 0, 1, 2]
     assert out["BeforeHoliday"].tolist() == [1, 0, 2, 1, 0, 0] + [3, 2, 1, 0, 0, 0]
 
 
 def test_elapsed_features_never_cross_stores():
     df = pd.concat([daily(1, [1, 0, 0]), daily(2, [0, 0, 0])], ignore_index=True)
-    out = elapsed_features(df, ["Holiday"])
+    out = elapsed_features(df, ["Holiday"], "Store", "Date", fill=0)
     assert out.loc[out.Store == 2, "AfterHoliday"].tolist() == [0, 0, 0]
 
 
 def test_rolling_counts_by_date_with_a_gap():
     df = daily(1, [1, 1, 0, 1, 0, 0, 0, 1, 1])
     df = df.drop(index=[5]).reset_index(drop=True)  # a missing day counts as no event
-    out = rolling_counts(df, ["Holiday"], days=3)
+    out = rolling_counts(df, ["Holiday"], "Store", "Date", days=3)
     assert out["Holiday_bw"].tolist() == [1, 2, 2, 2, 1, 0, 1, 2]
     assert out["Holiday_fw"].tolist() == [2, 2, 1, 1, 0, 2, 2, 1]
 
@@ -91,7 +80,7 @@ def test_rolling_counts_by_date_with_a_gap():
 def test_duplicate_store_days_are_refused():
     df = pd.concat([daily(1, [1, 0]), daily(1, [0, 1])], ignore_index=True)
     with pytest.raises(ValueError, match="must appear once"):
-        elapsed_features(df, ["Holiday"])
+        elapsed_features(df, ["Holiday"], "Store", "Date", fill=0)
 
 
 def test_category_encoder_fit_on_train_applied_to_test():
@@ -119,9 +108,65 @@ def test_continuous_scaler_uses_train_statistics():
         ContinuousScaler(["c"]).fit(pd.DataFrame({"c": ["x", "y"]}))
 
 
-def test_rmspe_ignores_zero_sales():
-    assert rmspe([100, 0, 200], [110, 50, 180]) == pytest.approx(np.sqrt((0.1**2 + 0.1**2) / 2))
-    with pytest.raises(ValueError, match="differ in shape"):
-        rmspe([1, 2], [1])
-    with pytest.raises(ValueError, match="non-zero"):
-        rmspe([0, 0], [1, 1])
+def test_join_checked_never_matches_missing_keys():
+    right = pd.DataFrame({"State": ["HE", np.nan], "trend": [1, 2]})
+    left = pd.DataFrame({"State": ["HE", np.nan]})
+    # pandas would pair the two NaN keys; a missing key is refused instead, on either side
+    with pytest.raises(ValueError, match=r"1 left rows have a missing key in column 'State'"):
+        join_checked(left, right.dropna(), "State")
+    with pytest.raises(ValueError, match=r"1 right rows have a missing key in column 'State'"):
+        join_checked(left.dropna(), right, "State")
+    with pytest.raises(ValueError, match="missing key in column 'code'"):
+        join_checked(left.dropna(), right.assign(code=[None, "x"]), "State", right_on="code")
+
+
+def test_elapsed_features_fill_stands_for_no_event():
+    df = pd.concat([daily(1, [0, 1, 0]), daily(2, [0, 0, 0])], ignore_index=True)
+    out = elapsed_features(df, ["Holiday"], "Store", "Date", fill=99)
+    assert out["AfterHoliday"].tolist() == [99, 0, 1] + [99, 99, 99]
+    assert out["BeforeHoliday"].tolist() == [1, 0, 99] + [99, 99, 99]
+    none = elapsed_features(daily(1, [0, 0]), ["Holiday"], "Store", "Date", fill=-1)
+    assert none["AfterHoliday"].tolist() == [-1, -1]  # a field with no event at all
+    with pytest.raises(TypeError, match="fill must be an integer"):
+        elapsed_features(df, ["Holiday"], "Store", "Date", fill=0.5)
+    with pytest.raises(TypeError, match="fill"):
+        elapsed_features(df, ["Holiday"], "Store", "Date")  # no default: the caller decides
+
+
+def test_key_and_date_are_required_and_checked():
+    df = daily(1, [1, 0])
+    with pytest.raises(TypeError):
+        rolling_counts(df, ["Holiday"])  # no Rossmann defaults
+    with pytest.raises(ValueError, match=r"no column\(s\) \['Shop'\]"):
+        rolling_counts(df, ["Holiday"], "Shop", "Date")
+    with pytest.raises(ValueError, match="days must be"):
+        rolling_counts(df, ["Holiday"], "Store", "Date", days=0)
+
+
+def test_day_keys_pack_the_key_and_the_day():
+    df = pd.concat([daily(7, [0, 0], "1970-01-01"), daily(3, [0], "1970-01-03")])
+    ordered, days, keys = day_keys(df.reset_index(drop=True), "Store", "Date")
+    assert ordered["Store"].tolist() == [3, 7, 7] and days.tolist() == [2, 0, 1]
+    assert keys.tolist() == [2, DAY_KEY_STRIDE, DAY_KEY_STRIDE + 1]
+    assert key_codes(keys).tolist() == [0, 1, 1]
+    assert pack_day_keys(np.array([2]), np.array([5])).tolist() == [2 * DAY_KEY_STRIDE + 5]
+    with pytest.raises(ValueError, match="days must be in"):
+        pack_day_keys(np.array([0]), np.array([-1]))  # before 1970 would borrow from the key
+
+
+def test_category_encoder_is_one_sorted_code_encoder_per_column():
+    train = pd.DataFrame({"n": [10, 9, 2, 10], "b": [True, False, True, True]})
+    enc = CategoryEncoder(["n", "b"]).fit(train)
+    assert enc.classes("n").tolist() == [10, 2, 9]  # sorted by text, as the lesson's codes
+    assert enc.transform(train).tolist() == [[1, 2], [3, 1], [2, 2], [1, 2]]
+    assert all(e.order == "sorted" for e in enc.encoders_.values())
+    with pytest.raises(ValueError, match="column must be one of"):
+        enc.classes("x")
+    with pytest.raises(TypeError, match="fitted on number values"):
+        enc.transform(pd.DataFrame({"n": ["10"], "b": [True]}))
+
+
+def test_nothing_rossmann_in_the_generic_module():
+    source = inspect.getsource(tabular)
+    for word in ("Store", "Promo", "Competition", "rmspe", "Sales"):
+        assert word not in source, word

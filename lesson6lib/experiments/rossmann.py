@@ -1,5 +1,5 @@
 """The Rossmann runs of the pages, as functions of a preset: the split by a date window, the
-entity-embedding model trained on log sales, the Kaggle submission, and the closures analysis.
+entity-embedding model trained on log sales, and the Kaggle submission.
 
 The model learns log(Sales) with a mean squared error, so exp of its output is a prediction of
 the sales themselves; Kaggle scores the root mean square percentage error (RMSPE), which on small
@@ -16,28 +16,26 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from lesson6lib import optim, rossmann_pipeline, schedules
+from lesson6lib import optim, rossmann_features, schedules
 from lesson6lib.batches import TensorBatches
+from lesson6lib.checks import check_int, check_number
 from lesson6lib.entity import EntityEmbeddingModel
-from lesson6lib.learner import Learner, root_mean
+from lesson6lib.experiments.base import Experiment, Preset, RunResult
+from lesson6lib.learner import Learner
+from lesson6lib.metrics import exp_rmspe, rmspe
 from lesson6lib.runtime import seed_everything
-from lesson6lib.tabular import (
-    CategoryEncoder,
-    ContinuousScaler,
-    day_keys,
-    require_columns,
-    rmspe,
-)
+from lesson6lib.tabular import CategoryEncoder, ContinuousScaler, require_columns
 
 __all__ = [
+    "EXPERIMENTS",
     "VALID_WINDOW",
     "RossmannPreset",
+    "RossmannResult",
     "RossmannSplit",
-    "around_closures",
     "check_submission",
-    "exp_rmspe",
-    "closure_runs",
     "in_window",
+    "model_settings",
+    "predict_sales",
     "rossmann_learner",
     "split_frame",
     "submission",
@@ -50,7 +48,7 @@ earlier, so that the summer holidays fall in both."""
 
 
 @dataclass(frozen=True)
-class RossmannPreset:
+class RossmannPreset(Preset):
     """One training run of the entity-embedding model on the Rossmann frame."""
 
     hidden: tuple[int, ...] = (200, 100)
@@ -64,6 +62,23 @@ class RossmannPreset:
     lr: float = 1e-2  # the peak of a 1cycle schedule, with Adam
     weight_decay: float = 0.0
     seed: int = 42
+
+    def check(self) -> None:
+        self.positive("batch_size", "epochs", "lr")
+        self.fraction("sample", high_open=False)
+        if len(self.dropouts) != len(self.hidden):
+            raise ValueError(
+                f"{self._field('dropouts')} needs one rate per hidden layer: got "
+                f"{len(self.dropouts)} for {self._field('hidden')} = {self.hidden}"
+            )
+        for i, (width, p) in enumerate(zip(self.hidden, self.dropouts, strict=True)):
+            check_int(f"{self._field('hidden')}[{i}]", width)
+            check_number(f"{self._field('dropouts')}[{i}]", p, 0.0, 1.0, high_open=True)
+        check_number(self._field("emb_dropout"), self.emb_dropout, 0.0, 1.0, high_open=True)
+        check_number(self._field("weight_decay"), self.weight_decay, 0.0)
+        check_int(self._field("seed"), self.seed, low=0)
+        if self.seed >= 2**32:
+            raise ValueError(f"{self._field('seed')} must be < 2**32, got {self.seed}")
 
 
 @dataclass
@@ -98,11 +113,14 @@ class RossmannSplit:
         return TensorBatches(*self.tensors(part), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
-@root_mean
-def exp_rmspe(pred: Tensor, target: Tensor) -> Tensor:
-    """RMSPE of the sales when ``pred`` and ``target`` are log sales:
-    sqrt(mean(((e^t - e^p) / e^t)^2)) = sqrt(mean((1 - e^(p - t))^2))."""
-    return torch.sqrt(torch.mean((1 - torch.exp(pred - target)) ** 2))
+@dataclass(kw_only=True)
+class RossmannResult(RunResult):
+    """A trained Rossmann model: ``valid_rmspe`` (the headline ``value``) is Kaggle's metric
+    on the validation window, from ``valid_pred``, the predicted sales of ``split.valid``."""
+
+    split: RossmannSplit = field(repr=False)
+    valid_pred: np.ndarray = field(repr=False)
+    valid_rmspe: float
 
 
 def in_window(dates: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp] = VALID_WINDOW):
@@ -116,24 +134,40 @@ def split_frame(frame: pd.DataFrame, preset: RossmannPreset = RossmannPreset()) 
     days (a ``preset.sample`` share of them, drawn with ``preset.seed``); test = the test rows.
     Only days with sales > 0 are kept for training and validation: closed days sell nothing and
     Kaggle's metric skips them. The features were computed before this, on every day."""
+    if not isinstance(preset, RossmannPreset):
+        raise TypeError(f"preset must be a RossmannPreset, got {type(preset).__name__}")
     require_columns(frame, ["is_test", "Open", "Sales", "Date"], "split_frame")
-    if not 0 < preset.sample <= 1:
-        raise ValueError(f"sample must be in (0, 1], got {preset.sample}")
     sold = ~frame["is_test"] & (frame["Open"] == 1) & (frame["Sales"] > 0)
     window = in_window(frame["Date"])
     train = frame[sold & ~window]
     if preset.sample < 1:
         train = train.sample(frac=preset.sample, random_state=preset.seed).sort_index()
-    categorical = list(rossmann_pipeline.CATEGORICAL)
+    categorical = list(rossmann_features.CATEGORICAL)
     if not preset.closure_features:
-        categorical = list(rossmann_pipeline.LESSON_CATEGORICAL)
+        categorical = list(rossmann_features.LESSON_CATEGORICAL)
     return RossmannSplit(
         train=train,
         valid=frame[sold & window],
         test=frame[frame["is_test"]],
         encoder=CategoryEncoder(categorical).fit(train),
-        scaler=ContinuousScaler(rossmann_pipeline.CONTINUOUS).fit(train),
+        scaler=ContinuousScaler(rossmann_features.CONTINUOUS).fit(train),
     )
+
+
+def model_settings(preset: RossmannPreset, split: RossmannSplit) -> dict:
+    """The arguments of :class:`EntityEmbeddingModel` (or of a copy of it) for ``preset`` on
+    ``split``: the codes per column, the continuous inputs, the layers and dropouts, and a
+    y_range of (0, 1.2 max log sales). Batch norm (``preset.batchnorm``) is not among them: it
+    is an option of the library's model."""
+    _, conts, y = split.tensors("train")
+    return {
+        "cardinalities": split.encoder.cardinalities,
+        "n_cont": conts.shape[1],
+        "hidden": preset.hidden,
+        "dropouts": preset.dropouts,
+        "emb_dropout": preset.emb_dropout,
+        "y_range": (0.0, 1.2 * float(y.max())),
+    }
 
 
 def rossmann_learner(
@@ -143,21 +177,11 @@ def rossmann_learner(
     progress: bool = False,
     model: nn.Module | None = None,
 ) -> Learner:
-    """A Learner with MSE on log sales, the metric :func:`exp_rmspe`, and Adam (L2
-    ``weight_decay``), on ``model`` or a new :class:`EntityEmbeddingModel` per ``preset`` with a
-    y_range of (0, 1.2 max log sales)."""
-    seed_everything(preset.seed)
-    _, _, y = split.tensors("train")
+    """A Learner with MSE on log sales, the metric :data:`~lesson6lib.metrics.exp_rmspe`, and
+    Adam (L2 ``weight_decay``), on ``model`` or a new :class:`EntityEmbeddingModel` per
+    ``preset`` (:func:`model_settings`). It does not seed: the run that calls it does."""
     if model is None:
-        model = EntityEmbeddingModel(
-            split.encoder.cardinalities,
-            len(split.scaler.columns),
-            hidden=preset.hidden,
-            dropouts=preset.dropouts,
-            emb_dropout=preset.emb_dropout,
-            y_range=(0.0, 1.2 * float(y.max())),
-            batchnorm=preset.batchnorm,
-        )
+        model = EntityEmbeddingModel(**model_settings(preset, split), batchnorm=preset.batchnorm)
     opt = optim.Adam(model.parameters(), lr=preset.lr, weight_decay=preset.weight_decay)
     return Learner(
         model,
@@ -183,11 +207,12 @@ def train_rossmann(
     progress: bool = False,
     model: nn.Module | None = None,
     split: RossmannSplit | None = None,
-) -> dict:
-    """Train per ``preset`` with a 1cycle schedule; return the learner, the split, the history,
-    the validation RMSPE and predictions, and the training wall time."""
+) -> RossmannResult:
+    """Seed with ``preset.seed``, then train per ``preset`` with a 1cycle schedule on ``split``
+    (by default :func:`split_frame` of ``frame``, by default the cached Rossmann frame)."""
+    seed_everything(preset.seed)
     if split is None:
-        split = split_frame(rossmann_pipeline.load_frame() if frame is None else frame, preset)
+        split = split_frame(rossmann_features.load_frame() if frame is None else frame, preset)
     learn = rossmann_learner(preset, split, device, progress, model)
     total = preset.epochs * len(learn.train_dl)
     start = time.perf_counter()
@@ -196,14 +221,17 @@ def train_rossmann(
     )
     seconds = time.perf_counter() - start
     pred = predict_sales(learn, split, "valid")
-    return {
-        "learner": learn,
-        "split": split,
-        "history": history,
-        "valid_rmspe": rmspe(split.valid["Sales"], pred),
-        "valid_pred": pred,
-        "seconds": seconds,
-    }
+    score = rmspe(split.valid["Sales"], pred)
+    return RossmannResult(
+        metric="valid_rmspe",
+        value=score,
+        seconds=seconds,
+        history=history,
+        learner=learn,
+        split=split,
+        valid_pred=pred,
+        valid_rmspe=score,
+    )
 
 
 def submission(learn: Learner, split: RossmannSplit) -> pd.DataFrame:
@@ -215,62 +243,53 @@ def submission(learn: Learner, split: RossmannSplit) -> pd.DataFrame:
     return out.sort_values("Id", ignore_index=True)
 
 
+def _ids(frame: pd.DataFrame, who: str) -> pd.Series:
+    """``frame["Id"]`` as int64, or a ValueError saying what is wrong with it."""
+    ids = frame["Id"]
+    if pd.api.types.is_bool_dtype(ids) or not pd.api.types.is_numeric_dtype(ids):
+        raise ValueError(f"{who}'s Id must be integers, got dtype {ids.dtype}")
+    if ids.isna().any():
+        raise ValueError(f"{who}'s Id is missing on {int(ids.isna().sum())} rows")
+    if (ids != np.floor(ids)).any():
+        raise ValueError(f"{who}'s Id must be whole numbers")
+    return ids.astype("int64")
+
+
 def check_submission(sub: pd.DataFrame, test: pd.DataFrame) -> None:
-    """Raise a ValueError naming the first problem: columns other than Id, Sales; Ids not
-    exactly the test set's, or repeated; Sales missing, negative or infinite; or Sales > 0 on a
-    row where the store is closed."""
+    """Raise a ValueError naming the first problem: columns other than Id, Sales; Ids that are
+    not whole numbers, missing, repeated or not exactly the test set's; Sales that are not
+    numbers, missing, negative or infinite; or Sales > 0 on a row where the store is closed."""
+    for name, frame in (("the submission", sub), ("the test set", test)):
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
     if list(sub.columns) != ["Id", "Sales"]:
         raise ValueError(f"a submission has the columns ['Id', 'Sales'], got {list(sub.columns)}")
-    if sub["Id"].duplicated().any():
-        raise ValueError(f"{int(sub['Id'].duplicated().sum())} Ids appear more than once")
-    if set(sub["Id"]) != set(test["Id"].astype("int64")):
+    require_columns(test, ["Id", "Open"], "check_submission (test)")
+    ids, test_ids = _ids(sub, "the submission"), _ids(test, "the test set")
+    if ids.duplicated().any():
+        raise ValueError(f"{int(ids.duplicated().sum())} Ids appear more than once")
+    if set(ids) != set(test_ids):
         raise ValueError("the Ids differ from the test set's")
-    sales = sub["Sales"].to_numpy(dtype=np.float64)
+    sales = sub["Sales"]
+    if pd.api.types.is_bool_dtype(sales) or not pd.api.types.is_numeric_dtype(sales):
+        raise ValueError(f"Sales must be numbers, got dtype {sales.dtype}")
+    sales = sales.to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.isfinite(sales).all() or (sales < 0).any():
         raise ValueError("Sales must be finite and >= 0 on every row")
-    closed = test.loc[test["Open"] == 0, "Id"].astype("int64")
-    if (sub.set_index("Id").loc[closed, "Sales"] != 0).any():
+    closed = set(test_ids[(test["Open"] == 0).to_numpy()])
+    if (sales[ids.isin(closed).to_numpy()] != 0).any():
         raise ValueError("a closed store is predicted to sell something")
 
 
-def closure_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every run of consecutive closed days (``Open == 0``) of each store: Store, first, last
-    and days (the run's length). Rows must be one per (Store, Date); a missing day ends a run."""
-    require_columns(frame, ["Store", "Date", "Open"], "closure_runs")
-    rows, _, keys = day_keys(frame)
-    closed = (rows["Open"] == 0).to_numpy()
-    continues = np.r_[False, closed[:-1] & (np.diff(keys) == 1)]
-    run = np.cumsum(closed & ~continues)
-    runs = pd.DataFrame(
-        {
-            "run": run[closed],
-            "Store": rows["Store"].to_numpy()[closed],
-            "Date": rows["Date"].to_numpy()[closed],
-        }
-    )
-    out = runs.groupby("run").agg(
-        Store=("Store", "first"), first=("Date", "min"), last=("Date", "max"), days=("Date", "size")
-    )
-    return out.reset_index(drop=True)
-
-
-def around_closures(frame: pd.DataFrame, min_days: int = 3, reach: int = 10) -> pd.DataFrame:
-    """Sales on the ``reach`` days before and after every closure of at least ``min_days``
-    days, relative to the store's median sales on that weekday: one row per (closure, side,
-    distance in days), for open days with sales only."""
-    require_columns(frame, ["Store", "Date", "Open", "Sales", "DayOfWeek"], "around_closures")
-    runs = closure_runs(frame)
-    runs = runs[runs["days"] >= min_days].reset_index(names="closure")
-    open_days = frame[(frame["Open"] == 1) & (frame["Sales"] > 0)]
-    typical = open_days.groupby(["Store", "DayOfWeek"])["Sales"].median().rename("typical")
-    rows = open_days.join(typical, on=["Store", "DayOfWeek"])
-    rows = rows.assign(ratio=rows["Sales"] / rows["typical"])[["Store", "Date", "ratio"]]
-    parts = []
-    for side, anchor, sign in (("before", "first", -1), ("after", "last", 1)):
-        for k in range(1, reach + 1):
-            days = runs[["closure", "Store"]].assign(
-                Date=runs[anchor] + pd.Timedelta(days=sign * k), side=side, distance=k
-            )
-            parts.append(days)
-    near = pd.concat(parts, ignore_index=True).merge(rows, on=["Store", "Date"])
-    return near.sort_values(["closure", "side", "distance"], ignore_index=True)
+EXPERIMENTS = (
+    Experiment(
+        name="rossmann",
+        page="rossmann",
+        summary="entity embeddings on Rossmann's daily sales, scored by validation RMSPE",
+        presets={
+            "cpu": RossmannPreset(),
+            "full": RossmannPreset(hidden=(1000, 500), epochs=12, lr=5e-3),
+        },
+        run=train_rossmann,
+    ),
+)

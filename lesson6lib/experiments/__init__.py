@@ -1,0 +1,64 @@
+"""The runs the pages make, one module per page topic, each as a function of a preset:
+``"cpu"`` (small, for the site build) or ``"full"`` (the lesson's size, for a GPU or a patient
+CPU). A page and the command line (``python -m lesson6lib run NAME --preset full``) call the same
+functions.
+
+Each topic module (``line``, ``collab``, ``chars``, ``rossmann``) lists its experiments in a
+module-level ``EXPERIMENTS`` tuple; :func:`registry` collects them from every module of this
+package, so adding an experiment means writing one module. :func:`load_reference` reads the
+measured full-size results shipped in ``lesson6lib/reference/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+from functools import cache
+from importlib import resources
+
+from lesson6lib.experiments.base import Experiment, Preset, RunResult
+
+__all__ = ["Experiment", "Preset", "RunResult", "get", "load_reference", "registry"]
+
+_REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+@cache
+def registry() -> dict[str, Experiment]:
+    """Every experiment of every module in this package, by name (sorted)."""
+    found: dict[str, Experiment] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == "base" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for exp in getattr(module, "EXPERIMENTS", ()):
+            if exp.name in found:
+                raise RuntimeError(f"two experiments are named {exp.name!r}")
+            found[exp.name] = exp
+    return dict(sorted(found.items()))
+
+
+def get(name: str) -> Experiment:
+    """The experiment called ``name``; a clear error lists the ones there are."""
+    known = registry()
+    if name not in known:
+        raise ValueError(f"no experiment named {name!r}; there are {', '.join(known)}")
+    return known[name]
+
+
+def load_reference(name: str) -> dict:
+    """Numbers measured once and shipped with the package, for the pages to show:
+    ``lesson6lib/reference/<name>.json``. ``name`` is a bare name (letters, digits, ``-``,
+    ``_``): never a path."""
+    if not isinstance(name, str) or not _REFERENCE_NAME.fullmatch(name):
+        raise ValueError(f"a reference name is letters, digits, '-' and '_', got {name!r}")
+    folder = resources.files("lesson6lib") / "reference"
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = sorted(
+            p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
+        )
+        raise ValueError(f"no reference results named {name!r}; there are {known}")
+    return json.loads(path.read_text(encoding="utf-8"))
