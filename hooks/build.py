@@ -145,6 +145,9 @@ def _apply_cell_timeout() -> None:
         os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(JUPYTER_CONFIG), *paths])
 
 
+EXEC_CACHE_ENV = "LESSON6_EXEC_CACHE"
+
+
 def on_config(config, **kwargs):
     _apply_cell_timeout()
     if os.environ.get("MPLBACKEND", "").lower() == "agg":
@@ -154,7 +157,11 @@ def on_config(config, **kwargs):
     if plugin is None or not plugin.config.get("cache"):
         return config
     # mkdocs 1.6 makes a fresh plugin per (re)build; should one be kept, start from its base.
-    configured = getattr(plugin, "_lesson6_cache_base", None) or plugin.config["cache_dir"]
+    configured = (
+        getattr(plugin, "_lesson6_cache_base", None)
+        or os.environ.get(EXEC_CACHE_ENV, "").strip()  # several checkouts or builds side by side
+        or plugin.config["cache_dir"]
+    )
     plugin._lesson6_cache_base = configured
     base = Path(configured)
     if not base.is_absolute():
