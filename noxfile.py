@@ -116,6 +116,35 @@ def bench(session: nox.Session) -> None:
     _run(session, "python", "benchmarks/bench_collab.py")
 
 
+GPU_VENV = ROOT / ".nox" / "lesson6-gpu"
+# PyTorch's CUDA wheel index for torch 2.13.0; pick the one your driver supports from PyTorch's
+# install selector and set LESSON6_TORCH_INDEX to it.
+CUDA_INDEX = os.environ.get("LESSON6_TORCH_INDEX", "https://download.pytorch.org/whl/cu130")
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """On a machine with an NVIDIA GPU: a CUDA build of the pinned torch in its own venv,
+    `.nox/lesson6-gpu`, then the full preset of one experiment, saved with its record.
+    `nox -s gpu -- NAME [more arguments of python -m lesson6lib run]`."""
+    if not session.posargs:
+        session.error("name an experiment: nox -s gpu -- NAME (python -m lesson6lib run --help)")
+    name, *extra = session.posargs
+    bindir = GPU_VENV / ("Scripts" if os.name == "nt" else "bin")
+    key = CUDA_INDEX + hashlib.sha256((ROOT / "constraints.txt").read_bytes()).hexdigest()
+    stamp = GPU_VENV / ".lesson6-installed"
+    if not (stamp.is_file() and stamp.read_text() == key):
+        session.run(sys.executable, "-m", "venv", "--clear", str(GPU_VENV))
+        pip = [str(bindir / "python"), "-m", "pip", "install", "-q"]
+        session.run(*pip, "--index-url", CUDA_INDEX, "torch==2.13.0")
+        session.run(*pip, "-c", "constraints.txt", "-e", ".")  # torch is already satisfied
+        stamp.write_text(key)
+    python = str(bindir / "python")
+    session.run(python, "-c", "import torch; assert torch.cuda.is_available(), 'no CUDA GPU'")
+    args = ["--preset", "full", "--device", "cuda", "--json", f"{name}-full-cuda.json"]
+    session.run(python, "-m", "lesson6lib", "run", name, *args, *extra)
+
+
 @nox.session
 def serve(session: nox.Session) -> None:
     """The site on http://127.0.0.1:8000, pages executed, rebuilt on every change."""

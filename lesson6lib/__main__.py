@@ -1,9 +1,11 @@
 """Command line: ``python -m lesson6lib run NAME --preset {cpu,full} --device {cpu,cuda,auto}``.
 
 Runs one of the pages' experiments (see :mod:`lesson6lib.experiments`) and prints its settings,
-its results, the device it ran on and the wall time. ``--json FILE`` also writes the results; the
-file is checked to be writable before the run starts. ``--device`` defaults to
-``$LESSON6_DEVICE``, else the CPU.
+its results, the device it ran on and the wall time. ``--json FILE`` also writes the run record
+(see :mod:`lesson6lib.experiments.reference`: metric, history, command, preset and digest, code
+hash, machine, versions, wall time, date); the file is checked to be writable before the run
+starts. ``--set field=value`` (repeatable) changes the preset, e.g. to measure a subset.
+``--device`` defaults to ``$LESSON6_DEVICE``, else the CPU.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from lesson6lib import experiments
+from lesson6lib.experiments import reference
 from lesson6lib.runtime import DEVICE_ENV, setup_page
 
 
@@ -50,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"cpu, cuda, cuda:N or auto (default: ${DEVICE_ENV}, else cpu)",
     )
     run.add_argument("--threads", type=int, default=None, help="CPU threads (default 1)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change one setting of the preset (JSON value; base.epochs=1 for a nested one)",
+    )
     run.add_argument("--json", default=None, help="also write the results to this file")
     return parser
 
@@ -64,11 +75,21 @@ def _check_writable(path: Path) -> None:
         raise SystemExit(f"--json {path}: not writable")
 
 
+def _command(args: argparse.Namespace, device: object, threads: int) -> str:
+    """The command that repeats this run, with the device and threads it used."""
+    words = ["python", "-m", "lesson6lib", "run", args.name, "--preset", args.preset]
+    for item in args.set:
+        words += ["--set", item]
+    words += ["--device", str(device), "--threads", str(threads)]
+    return shlex.join(words)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     exp = experiments.get(args.name)
     try:
-        preset = exp.preset(args.preset)
+        settings = reference.parse_settings(args.set)
+        preset = reference.apply_settings(exp.preset(args.preset), settings)
     except ValueError as err:
         raise SystemExit(str(err)) from None
     out = Path(args.json) if args.json else None
@@ -82,16 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     for title, table in result.tables().items():
         with pd.option_context("display.width", 160, "display.precision", 4):
             print(f"{title}:\n{table}")
-    summary = result.summary() | {
-        "wall_s": time.perf_counter() - start,
-        "device": str(page.device),
-        "stamp": page.stamp,
-    }
-    print(json.dumps(summary, indent=2, default=str))
+    wall_s = time.perf_counter() - start
+    record = reference.make_record(
+        experiment=args.name,
+        preset_name=args.preset,
+        settings=settings,
+        preset=preset,
+        result=result,
+        command=_command(args, page.device, page.threads),
+        machine=reference.machine_info(page.device, page.threads),
+        device=str(page.device),
+        wall_s=wall_s,
+    )
+    shown = {k: v for k, v in record.items() if k not in ("history", "preset")}
+    print(json.dumps(shown, indent=2, default=str))
     if out is not None:
-        record = summary | {"experiment": args.name, "preset_name": args.preset}
-        record |= {"preset": preset.as_dict(), "preset_digest": preset.digest()}
-        out.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        out.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return 0
 
 

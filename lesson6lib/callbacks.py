@@ -20,7 +20,18 @@ __all__ = ["Callback", "EarlyStopping", "Recorder", "ResetState", "ScheduleStep"
 
 
 class Callback:
-    """Hooks the learner calls; override the ones you need. ``learn`` is the :class:`Learner`."""
+    """Hooks the learner calls; override the ones you need. Each takes ``learn``, the
+    :class:`Learner`, and is called:
+
+    - ``before_fit``: once, at the start of :meth:`Learner.fit`;
+    - ``before_epoch``: at the start of each epoch, with the model in training mode;
+    - ``after_batch``: after each training step (``learn.loss`` and ``learn.step`` are set);
+    - ``before_validate``: after an epoch's training batches, before ``valid_dl`` is evaluated;
+    - ``after_epoch``: once the epoch's row is in the history;
+    - ``after_fit``: once, at the end of :meth:`Learner.fit`, even when it stops early or raises.
+
+    Setting ``learn.stop = True`` ends training after the current epoch.
+    """
 
     def before_fit(self, learn: Learner) -> None: ...
     def before_epoch(self, learn: Learner) -> None: ...

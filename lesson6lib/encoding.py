@@ -3,8 +3,8 @@ on: codes 1..n for the n values seen when fitting, code 0 for a value never seen
 missing), so that an embedding with n + 1 rows can look up any row of any later frame.
 
 Collaborative filtering's user and movie ids number the values in order of first appearance
-(:class:`IdEncoder` in :mod:`lesson6lib.collab`); the tabular model's categories number them
-sorted by their text (:class:`lesson6lib.tabular.CategoryEncoder`). Both are this class.
+(:class:`lesson6lib.collab.IdEncoder`); the tabular model's categories number them sorted by
+their text (:class:`lesson6lib.tabular.CategoryEncoder`). Both are this class.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class CodeEncoder:
         self.order = check_choice("order", order, ("appearance", "sorted"))
 
     def fit(self, values) -> CodeEncoder:
+        """Learn the known values from ``values`` (a Series or an array); returns ``self``."""
         series = pd.Series(np.asarray(values)) if not isinstance(values, pd.Series) else values
         known = series.dropna()
         uniques = pd.unique(known)

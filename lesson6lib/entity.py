@@ -35,8 +35,8 @@ class EntityEmbeddingModel(nn.Module):
 
     ``cardinalities`` gives the number of codes per categorical column (see
     :class:`lesson6lib.tabular.CategoryEncoder`); ``emb_sizes`` overrides the embedding widths.
-    The sub-layers sit in ``nn.ModuleList``\\ s so that PyTorch registers them: kept in a plain
-    list, they would be invisible to ``parameters()`` and never trained.
+    The sub-layers sit in ``nn.ModuleList`` containers so that PyTorch registers them: kept in a
+    plain list, they would be invisible to ``parameters()`` and never trained.
     """
 
     def __init__(

@@ -4,9 +4,9 @@ carrying a recurrent model's state).
 
 A batch is a tuple ``(x, y)``, or ``(x1, ..., xn, y)`` for a model with several inputs: everything
 but the last element goes to ``model(*inputs)``, the last is the target. A model may return
-``(output, state)``: the loss sees the output; with :class:`ResetState` the loop passes the state
-(detached) back into the next batch, ``model(*inputs, state)``. The callbacks are in
-:mod:`lesson6lib.callbacks`.
+``(output, state)``: the loss sees the output; with :class:`~lesson6lib.callbacks.ResetState` the
+loop passes the state (detached) back into the next batch, ``model(*inputs, state)``. The
+callbacks are in :mod:`lesson6lib.callbacks`.
 """
 
 from __future__ import annotations

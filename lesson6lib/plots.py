@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 
 import matplotlib as mpl
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
 
 # Colour-blind-safe (Okabe & Ito), readable on the white figure background in both site themes.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+"""The colours of every plot, in order: Okabe & Ito's palette, safe for colour-blind readers."""
 
 
 def apply_style() -> None:
@@ -97,15 +99,20 @@ _FONT_AWESOME = re.compile(r'<link rel="stylesheet"\s+href="[^"]*font-awesome[^"
 _ICON = re.compile(r'<i class="(fa [^"]+)"></i>')
 
 
-def animation_html(anim, default_mode: str = "once") -> str:
+def animation_html(anim, default_mode: str = "once", alt: str = "") -> str:
     """An animation as self-contained HTML and JavaScript (frames embedded as PNG), that plays
     offline: matplotlib's ``to_jshtml`` without its Font Awesome stylesheet from a CDN, with
-    plain Unicode glyphs on the buttons instead."""
+    plain Unicode glyphs on the buttons instead, and ``alt`` as the frame's text alternative."""
     html = anim.to_jshtml(default_mode=default_mode)
     html = _FONT_AWESOME.sub("", html)
     unknown = {m for m in _ICON.findall(html) if m not in _PLAYER_GLYPHS}
     if unknown:
         raise RuntimeError(f"matplotlib's player uses icons this helper does not know: {unknown}")
+    if alt:
+        tag = '<img id="_anim_img'
+        if tag not in html:
+            raise RuntimeError("matplotlib's player has no frame image to describe")
+        html = html.replace(tag, f'<img alt="{escape(alt, quote=True)}" id="_anim_img', 1)
     return _ICON.sub(lambda m: _PLAYER_GLYPHS[m.group(1)], html)
 
 
@@ -115,6 +122,8 @@ def animation_html(anim, default_mode: str = "once") -> str:
 # output.
 
 ARROW_COLOURS = {"green": "#009E73", "orange": "#E69F00", "blue": "#0072B2", "black": "#333333"}
+"""The diagrams' arrow colours: green input to hidden, orange hidden to hidden, blue hidden to
+output; arrows of one colour share one weight matrix."""
 _SHAPES = ("input", "hidden", "output")
 
 # name -> (nodes: {id: (shape, x, y, label)}, edges: [(from, to, colour, label)], repeated box)
@@ -196,6 +205,7 @@ _DIAGRAMS: dict[str, tuple[dict, list, tuple | None]] = {
     ),
 }
 DIAGRAMS = tuple(_DIAGRAMS)
+"""The names :func:`draw_diagram` draws, e.g. ``"three characters"`` and ``"rnn loop"``."""
 
 
 def _shape(ax, kind: str, x: float, y: float):

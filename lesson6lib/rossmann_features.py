@@ -2,10 +2,12 @@
 and test together, and the closures analyses.
 
 :func:`build_frame` joins every table onto the daily store rows of ``train`` and ``test`` (one
-frame, with ``is_test`` telling them apart), adds date parts, the competition and Promo2
-features, days since and until holidays and promotions, and 7-day counts of them. Computing the
-event features on train and test together is what the 2018 notebook only did from July 2018 on:
-the first test days need the last training days' events.
+frame, with ``is_test`` telling them apart), adds date parts, the competition and Promo2 features,
+days since and until holidays and promotions (the ``EVENTS`` columns), and 7-day counts of them.
+Computing the event features on train and test together is what the 2018 notebook only did from
+July 2018 on: the first test days need the last training days' events. A model's inputs are
+``CATEGORICAL`` (the lesson's ``LESSON_CATEGORICAL`` and the two ``CLOSURE`` features) and
+``CONTINUOUS``.
 
 Two changes from the lesson. Google Trends rows are weekly, Sunday to Saturday, and are joined to
 the week that *contains* each day. The lesson joined on (calendar year, ISO week of the Sunday),

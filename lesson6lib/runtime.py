@@ -112,6 +112,12 @@ def setup_page(
 
     ``threads`` defaults to ``$LESSON6_THREADS`` or 1: a fixed count keeps CPU results identical
     from run to run (float sums depend on how work is split), and the site build shares 2 cores.
+
+    In a notebook (matplotlib's inline backend), figures are also shown as PNGs with twice their
+    pixel density (sharp on high-density screens), and each PNG carries a description of its
+    figure in its ``Description`` text field, made of the figure's title and each panel's title
+    and axis labels (e.g. "Loss by epoch: loss against epoch"). The site uses it as the image's
+    alt text, so give every figure a title or labelled axes.
     """
     if threads is None:
         raw = os.environ.get(THREADS_ENV, "1")
@@ -127,4 +133,49 @@ def setup_page(
     seed_everything(seed)
     apply_style()
     dev = get_device(device)
+
+    import matplotlib as mpl
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # no IPython, so no notebook to show figures in
+        shell = None
+    try:  # the backend's name, without resolving it
+        backend = str(mpl.get_backend(auto_select=False)).lower()
+    except TypeError:  # matplotlib < 3.10
+        backend = str(mpl.rcParams._get("backend")).lower()
+    if shell is not None and backend.endswith(("inline", "backend_inline")):
+        # Importing the backend sets up its formatters now, once, so that a later
+        # `import matplotlib.pyplot` cannot replace the one set below.
+        import re
+
+        import matplotlib_inline.backend_inline  # noqa: F401
+        from IPython.core.pylabtools import retina_figure
+        from matplotlib.figure import Figure
+
+        def plain(text: str) -> str:  # no mathtext markup: "$\\eta$ (log)" reads "eta (log)"
+            text = re.sub(r"\\([A-Za-z]+)", r"\1", text.replace("$", ""))
+            return " ".join(text.replace("{", "").replace("}", "").split())
+
+        def describe(fig: Figure) -> str:
+            panels = []
+            for ax in (ax for ax in fig.axes if ax.get_visible()):
+                title = plain(" ".join(ax.get_title(loc) for loc in ("left", "center", "right")))
+                x, y = plain(ax.get_xlabel()), plain(ax.get_ylabel())
+                axes = f"{y} against {x}" if x and y else (y or (x and f"plotted by {x}"))
+                if title or axes:
+                    panels.append(f"{title}: {axes}" if title and axes else title or axes)
+            head = plain(fig.get_suptitle() if hasattr(fig, "get_suptitle") else "")
+            body = "; ".join(dict.fromkeys(panels))  # panels alike are said once
+            if not (head and body):
+                return f"{head or body}." if head or body else ""
+            return f"{head}: {body}." if len(panels) == 1 else f"{head}. Panels: {body}."
+
+        def png(fig: Figure):
+            text = describe(fig)
+            return retina_figure(fig, base64=True, metadata={"Description": text} if text else {})
+
+        shell.display_formatter.formatters["image/png"].for_type(Figure, png)
     return PageInfo(seed=seed, device=dev, threads=threads, stamp=verified_stamp(dev))

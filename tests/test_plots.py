@@ -53,3 +53,12 @@ def test_unknown_diagram():
 
     with pytest.raises(ValueError, match="diagram must be one of"):
         draw_diagram("transformer")
+
+
+def test_animation_gets_its_alt_text():
+    fig, ax = plt.subplots()
+    (line,) = ax.plot([0, 1], [0, 1])
+    anim = animation.FuncAnimation(fig, lambda i: (line,), frames=2)
+    html = animation_html(anim, alt='a line "moving"')
+    plt.close(fig)
+    assert '<img alt="a line &quot;moving&quot;" id="_anim_img' in html

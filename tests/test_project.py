@@ -31,6 +31,24 @@ def test_notebook_is_committed_without_outputs(path: Path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
+CODE_WIDTH = 88  # a code cell's lines fit the page's code block without a scroll bar
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_in_88_characters(path: Path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    long = [
+        f"{path.name}: cell {i} (code cell {n}), line {j}: {len(line)} characters: {line!r}"
+        for n, (i, cell) in enumerate(
+            ((i, c) for i, c in enumerate(cells) if c["cell_type"] == "code"), start=1
+        )
+        for j, line in enumerate("".join(cell["source"]).splitlines(), start=1)
+        if len(line) > CODE_WIDTH
+    ]
+    if long:
+        pytest.fail(f"code lines longer than {CODE_WIDTH} characters:\n" + "\n".join(long))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_page_opens_with_title_and_stamp(path: Path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]

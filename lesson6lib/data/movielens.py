@@ -33,7 +33,9 @@ __all__ = [
 
 Release = Literal["2018", "2016"]
 RELEASES: tuple[Release, ...] = ("2018", "2016")
+"""The releases every loader accepts as ``release``; ``"2018"`` is the default."""
 OFFICIAL_ZIP = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+"""GroupLens's zip of the 2018 release, where the 2018 files are downloaded from."""
 # GroupLens no longer serves the 2016 release. This public copy, at a fixed commit, holds the
 # original bytes; the sha256 below (matched by a second, unrelated copy) guards against any change.
 _MIRROR_2016 = (
@@ -82,6 +84,8 @@ _SCHEMA = {
 }
 # The files of each release, as data_file() accepts them.
 FILES: tuple[str, ...] = tuple(_SCHEMA)
+"""The file names of a release, as :func:`data_file` takes them: ``ratings.csv``,
+``movies.csv``, ``tags.csv`` and ``links.csv``."""
 
 
 def _check_release(release: str) -> Release:

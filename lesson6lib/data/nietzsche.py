@@ -14,12 +14,14 @@ from lesson6lib.data.tables import read_text
 __all__ = ["CHARACTERS", "DATA_FILE", "load_text"]
 
 CHARACTERS = 600_893
+"""The length of the text; :func:`load_text` checks it."""
 DATA_FILE = DataFile(
     dataset="nietzsche",
     names=("nietzsche.txt",),
     url="https://s3.amazonaws.com/text-datasets/nietzsche.txt",
     sha256={"nietzsche.txt": ("23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647",)},
 )
+"""Where ``nietzsche.txt`` is looked for and downloaded from, and its sha256."""
 
 
 def load_text() -> str:

@@ -21,7 +21,9 @@ from lesson6lib.data.tables import TableSpec, read_table
 __all__ = ["FASTAI_BUNDLE", "KAGGLE_PAGE", "TABLES", "data_file", "load_all", "load_table"]
 
 FASTAI_BUNDLE = "http://files.fast.ai/part2/lesson14/rossmann.tgz"
+"""fast.ai's archive of every table, the one the loaders download."""
 KAGGLE_PAGE = "https://www.kaggle.com/c/rossmann-store-sales/data"
+"""The competition's data page (downloads there need a Kaggle account)."""
 _NOTE = (
     f"the Kaggle files need an account and the competition rules accepted ({KAGGLE_PAGE}); "
     f"fast.ai's bundle {FASTAI_BUNDLE} holds every table."
@@ -155,6 +157,7 @@ _TABLES: dict[str, tuple[dict[str, tuple[str, ...]], TableSpec]] = {
     ),
 }
 TABLES: tuple[str, ...] = tuple(_TABLES)
+"""The names :func:`load_table` accepts: the four Kaggle tables, then fast.ai's four."""
 
 
 def _check_name(name: str) -> None:

@@ -1,9 +1,10 @@
 """The data layer's errors and its settings from the environment.
 
 ``LESSON6_DATA`` names a local copy of the data (read only), ``LESSON6_CACHE`` the user cache
-(default: the platform's cache folder), ``LESSON6_OFFLINE`` forbids downloads. Each function takes
-an optional ``environ`` mapping (default ``os.environ``) and refuses a value it cannot use at
-once, naming the variable, the value and what was expected. Everything here is re-exported by
+(default: the platform's cache folder), ``LESSON6_OFFLINE`` forbids downloads; ``DATA_ENV``,
+``CACHE_ENV`` and ``OFFLINE_ENV`` hold these three names. Each function takes an optional
+``environ`` mapping (default ``os.environ``) and refuses a value it cannot use at once, naming
+the variable, the value and what was expected. Everything here is re-exported by
 :mod:`lesson6lib.data.files`; import it from there.
 """
 

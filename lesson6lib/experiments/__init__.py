@@ -6,7 +6,9 @@ functions.
 Each topic module (``line``, ``collab``, ``chars``, ``rossmann``) lists its experiments in a
 module-level ``EXPERIMENTS`` tuple; :func:`registry` collects them from every module of this
 package, so adding an experiment means writing one module. :func:`load_reference` reads the
-measured full-size results shipped in ``lesson6lib/reference/``.
+measured full-size results shipped in ``lesson6lib/reference/``; :func:`reference_table` shows
+the run records there (see :mod:`lesson6lib.experiments.reference`) and :func:`gpu_command` the
+command that makes one.
 """
 
 from __future__ import annotations
@@ -18,9 +20,21 @@ import re
 from functools import cache
 from importlib import resources
 
+import pandas as pd
+
+from lesson6lib.experiments import reference
 from lesson6lib.experiments.base import Experiment, Preset, RunResult
 
-__all__ = ["Experiment", "Preset", "RunResult", "get", "load_reference", "registry"]
+__all__ = [
+    "Experiment",
+    "Preset",
+    "RunResult",
+    "get",
+    "gpu_command",
+    "load_reference",
+    "reference_table",
+    "registry",
+]
 
 _REFERENCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -30,7 +44,7 @@ def registry() -> dict[str, Experiment]:
     """Every experiment of every module in this package, by name (sorted)."""
     found: dict[str, Experiment] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name == "base" or info.name.startswith("_"):
+        if info.name in ("base", "reference") or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         for exp in getattr(module, "EXPERIMENTS", ()):
@@ -62,3 +76,17 @@ def load_reference(name: str) -> dict:
         )
         raise ValueError(f"no reference results named {name!r}; there are {known}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def reference_table(name: str) -> pd.DataFrame:
+    """The measured runs of experiment ``name`` shipped in ``lesson6lib/reference/run-*.json``:
+    one row per run (preset and any ``--set`` changes, metric, machine, wall time, date)."""
+    get(name)
+    return reference.runs_table(name)
+
+
+def gpu_command(name: str, preset: str = "full", device: str = "cuda") -> reference.ShellCommand:
+    """The command that runs experiment ``name``'s ``preset`` on ``device`` and writes its run
+    record; a notebook shows it as a code block with a copy button."""
+    get(name).preset(preset)  # a clear error for an unknown experiment or preset
+    return reference.shell_command(name, preset, device)

@@ -1,8 +1,8 @@
-"""Character models on Nietzsche, as run by the ``char-rnn`` and ``rnn-more`` pages:
-:func:`train_next_char` (read ``context`` characters, predict the next one) and :func:`train_seq`
-(a prediction after every character). Scores are validation nats per character; a run seeds torch
-once, at its start, and the model factory :func:`seq_model` never seeds.
-"""
+"""Character models on Nietzsche, as run by the ``char-rnn`` and ``rnn-more`` pages and the command
+line (``EXPERIMENTS``): :func:`train_next_char` (read ``context`` characters, predict the next one)
+and :func:`train_seq` (a prediction after every character). Scores are validation nats per
+character; a run seeds torch once, at its start, and the model factory :func:`seq_model` never
+seeds."""
 
 from __future__ import annotations
 

@@ -224,3 +224,4 @@ EXPERIMENTS = (
         run=weight_decay_grid,
     ),
 )
+"""The ``collab`` and ``wd-grid`` experiments, as the command line and the registry list them."""

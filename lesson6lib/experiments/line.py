@@ -88,3 +88,4 @@ EXPERIMENTS = (
         run=fit_line,
     ),
 )
+"""The ``sgd`` experiment, as the command line and the registry list it."""

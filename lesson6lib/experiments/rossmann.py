@@ -293,3 +293,4 @@ EXPERIMENTS = (
         run=train_rossmann,
     ),
 )
+"""The ``rossmann`` experiment, as the command line and the registry list it."""

@@ -14,6 +14,11 @@
       ignoredClasses: ["highlight", "highlight-ipynb", "jp-OutputArea", "output_area"],
       throwOnError: false,
     });
+    // A formula wider than the column (on a phone) scrolls in its own box, which the keyboard
+    // can reach too.
+    root.querySelectorAll(".katex-display").forEach(function (box) {
+      box.setAttribute("tabindex", "0");
+    });
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", render);
