@@ -568,3 +568,17 @@ def test_a_notebooks_html_is_shaped_for_reading(site_hook):
     stamped = site_hook.stamp_runtime('<p class="l6-stamp">Verified.</p>', 75.4)
     assert stamped.endswith('Verified. <span class="l6-runtime">Ran in 75 s at build.</span></p>')
     assert site_hook.format_seconds(125) == "2 min 5 s"
+
+
+AUTOREF = re.compile(r'<autoref identifier=\\?"([\w.]+)\\?">')
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_pages_link_the_library_names_they_use_to_the_api_reference(site: Path, notebook: Path):
+    wanted = set(AUTOREF.findall(notebook.read_text(encoding="utf-8")))
+    html = page_of(site, notebook).read_text(encoding="utf-8")
+    hrefs = set(re.findall(r'href="([^"]*api/[^"]*)"', html))
+    missing = [n for n in sorted(wanted) if not any(h.endswith(f"#{n}") for h in hrefs)]
+    assert not missing, f"{notebook.name}: no link to the API reference for {missing}"
+    if notebook.stem != "data":  # the data page names only loaders' modules
+        assert wanted, f"{notebook.name} links none of the library names it uses"
