@@ -10,29 +10,50 @@ at a time, as the equations read. SGD and SGDW, Adam and AdamW differ only by on
   $\sqrt{\hat v_t}$ like every other part of the gradient.
 - **Decoupled weight decay** (``decouple_wd=True``: SGDW and AdamW, Loshchilov & Hutter,
   arXiv:1711.05101) shrinks the weights directly, before and apart from the gradient step:
-  $\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$. Every weight then decays at
+  $\theta_{t-1} \leftarrow (1 - r\lambda)\,\theta_{t-1}$. Every weight then decays at
   the same rate, whatever its gradient history.
 
-The updates follow PyTorch's definitions (the tests check the trajectories against
-``torch.optim``), including its convention that the decoupled decay is scaled by the learning
-rate $\eta$. Every hyper-parameter, in the defaults and in each parameter group, is checked
-when the group is added: a NaN, an infinity or a value out of range is refused.
+A second switch, ``decay``, sets the rate $r$ of the decoupled decay:
+
+- ``decay="lr"`` (the default, PyTorch's ``torch.optim.AdamW``): $r = \eta$, the current
+  learning rate, so the decay per step is $\eta\lambda$ and changes with the learning rate;
+- ``decay="schedule"`` (the paper's Algorithms 1 and 2): $r = \eta / \hat\eta$, the
+  schedule multiplier, where $\hat\eta$ is the group's ``peak_lr`` (by default the learning
+  rate the group was created with; the schedulers of :mod:`lesson6lib.schedules` set it to
+  their peak). The decay per step is then $\lambda$ times the multiplier, whatever the base
+  learning rate: at a constant learning rate, exactly $\lambda$.
+
+Everything else follows PyTorch's definitions (the tests check the trajectories against
+``torch.optim``). Every hyper-parameter, in the defaults and in each parameter group, is
+checked when the group is added: a NaN, an infinity or a value out of range is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from lesson6lib.checks import check_number
+from lesson6lib.checks import check_choice, check_number
 
-__all__ = ["SGD", "SGDW", "Adam", "AdamW", "layer_groups", "weight_decay"]
+__all__ = [
+    "SGD",
+    "SGDW",
+    "Adam",
+    "AdamW",
+    "Decay",
+    "decay_rate",
+    "layer_groups",
+    "weight_decay",
+]
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+Decay = Literal["lr", "schedule"]
+"""The two forms of decoupled weight decay, as the ``decay`` argument names them: ``"lr"``
+(PyTorch's) and ``"schedule"`` (Loshchilov & Hutter's)."""
 
 
 def layer_groups(
@@ -63,6 +84,7 @@ class _Optimizer(Optimizer):
         try:
             check_number("lr", group["lr"], 0.0)
             check_number("weight_decay", group["weight_decay"], 0.0)
+            _check_decay(group)
             self._check_group(group)
         except (TypeError, ValueError) as err:
             self.param_groups.pop()
@@ -91,14 +113,35 @@ class _Optimizer(Optimizer):
         raise NotImplementedError
 
 
-def weight_decay(p: Tensor, g: Tensor, lr: float, wd: float, decouple: bool) -> Tensor:
-    """Weight decay one of the two ways; returns the gradient to step with.
-    Decoupled: theta <- (1 - lr wd) theta, in place. Coupled (L2): g + wd theta (a new tensor;
-    ``.grad`` is left as it was)."""
+def _check_decay(group: dict[str, Any]) -> None:
+    """The decay switch: a known form, only with decoupled decay, and a peak to divide by."""
+    check_choice("decay", group["decay"], get_args(Decay))
+    if group["decay"] == "schedule" and not group["decouple_wd"]:
+        raise ValueError("decay='schedule' applies to decoupled decay: set decouple_wd=True")
+    if group["peak_lr"] is None:
+        group["peak_lr"] = group["lr"]
+    if group["decay"] == "schedule":
+        check_number("peak_lr", group["peak_lr"], 0.0, low_open=True)
+
+
+def decay_rate(group: dict[str, Any]) -> float:
+    """The rate r of decoupled decay this step (theta <- (1 - r wd) theta): the current lr
+    with decay="lr" (PyTorch), lr / peak_lr, the schedule multiplier, with decay="schedule"
+    (Loshchilov & Hutter)."""
+    if group["decay"] == "lr":
+        return group["lr"]
+    return group["lr"] / group["peak_lr"]
+
+
+def weight_decay(p: Tensor, g: Tensor, group: dict[str, Any]) -> Tensor:
+    """Weight decay as the group sets it; returns the gradient to step with.
+    Decoupled: theta <- (1 - r wd) theta, in place, r from decay_rate. Coupled (L2):
+    g + wd theta (a new tensor; ``.grad`` is left as it was)."""
+    wd = group["weight_decay"]
     if wd == 0:
         return g
-    if decouple:
-        p.mul_(1 - lr * wd)
+    if group["decouple_wd"]:
+        p.mul_(1 - decay_rate(group) * wd)
         return g
     return g.add(p, alpha=wd)
 
@@ -111,6 +154,12 @@ class SGD(_Optimizer):
     step is $\theta_t = \theta_{t-1} - \eta\, b_t$ (Nesterov:
     $\theta_t = \theta_{t-1} - \eta\,(g_t + \mu b_t)$). With ``momentum=0`` it is plain
     $\theta_t = \theta_{t-1} - \eta\, g_t$.
+
+    ``decay`` and ``peak_lr`` set the rate of the decoupled decay (see the module's docstring):
+    with ``decay="schedule"`` the weights shrink by $\lambda\,\eta/\hat\eta$ per step, as in
+    the paper's SGDW. The momentum buffer stays PyTorch's (the learning rate multiplies it at
+    the step; the paper folds it into the buffer), which is the same update while the learning
+    rate is constant.
     """
 
     def __init__(
@@ -122,6 +171,8 @@ class SGD(_Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         decouple_wd: bool = False,
+        decay: Decay = "lr",
+        peak_lr: float | None = None,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -130,6 +181,8 @@ class SGD(_Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             decouple_wd=decouple_wd,
+            decay=decay,
+            peak_lr=peak_lr,
         )
         super().__init__(params, defaults)
 
@@ -141,7 +194,7 @@ class SGD(_Optimizer):
 
     def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict) -> None:
         lr, mu = group["lr"], group["momentum"]
-        g = weight_decay(p, g, lr, group["weight_decay"], group["decouple_wd"])
+        g = weight_decay(p, g, group)
         if mu != 0:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.detach().clone()  # b_1 = g_1: no dampening
@@ -154,7 +207,7 @@ class SGD(_Optimizer):
 
 class SGDW(SGD):
     """SGD with decoupled weight decay (Loshchilov & Hutter): :class:`SGD` with
-    ``decouple_wd=True``."""
+    ``decouple_wd=True`` (``decay="schedule"`` for the paper's form of the decay)."""
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0, **kwargs) -> None:
         kwargs.setdefault("decouple_wd", True)
@@ -169,6 +222,12 @@ class Adam(_Optimizer):
     $v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2$, debiased as
     $\hat m_t = m_t / (1-\beta_1^t)$ and $\hat v_t = v_t / (1-\beta_2^t)$, and the
     step is $\theta_t = \theta_{t-1} - \eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)$.
+
+    ``decay`` and ``peak_lr`` set the rate of the decoupled decay (see the module's docstring).
+    With ``decay="schedule"`` this is the paper's AdamW (its Algorithm 2, with
+    $\alpha = \hat\eta$ and $\eta_t = \eta/\hat\eta$):
+    $\theta_t = \theta_{t-1} - \eta_t\bigl(\alpha\,\hat m_t / (\sqrt{\hat v_t} + \epsilon)
+    + \lambda\,\theta_{t-1}\bigr)$.
     """
 
     def __init__(
@@ -179,11 +238,19 @@ class Adam(_Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decouple_wd: bool = False,
+        decay: Decay = "lr",
+        peak_lr: float | None = None,
     ) -> None:
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, decouple_wd=decouple_wd
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            decouple_wd=decouple_wd,
+            decay=decay,
+            peak_lr=peak_lr,
         )
         super().__init__(params, defaults)
 
@@ -197,7 +264,7 @@ class Adam(_Optimizer):
 
     def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        g = weight_decay(p, g, lr, group["weight_decay"], group["decouple_wd"])
+        g = weight_decay(p, g, group)
         if not state:
             state["step"] = 0
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
@@ -206,13 +273,14 @@ class Adam(_Optimizer):
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
         m.lerp_(g, 1 - beta1)  # m = b1 m + (1 - b1) g
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = b2 v + (1 - b2) g^2
-        denom = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)  # sqrt(v_hat) + eps
+        denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)  # sqrt(v_hat) + eps
         p.addcdiv_(m, denom, value=-lr / (1 - beta1**t))  # theta -= lr m_hat / denom
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): :class:`Adam` with
-    ``decouple_wd=True``. PyTorch's default decay for AdamW is 0.01; so is this one's."""
+    ``decouple_wd=True``. PyTorch's default decay for AdamW is 0.01; so is this one's. By
+    default the decay is PyTorch's form (``decay="lr"``); ``decay="schedule"`` is the paper's."""
 
     def __init__(self, params: Params, lr: float = 1e-3, weight_decay: float = 1e-2, **kwargs):
         kwargs.setdefault("decouple_wd", True)

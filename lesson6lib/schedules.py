@@ -1,8 +1,13 @@
-"""Learning-rate schedules: triangular cyclical, cosine with warm restarts (SGDR) and 1cycle.
+r"""Learning-rate schedules: triangular cyclical, cosine with warm restarts (SGDR) and 1cycle.
 
 Each schedule is first a plain function of the step number (easy to plot and to test), then an
 ``LRScheduler`` subclass that applies it to any optimizer's parameter groups, ours or
 ``torch.optim``'s. Call ``scheduler.step()`` once per batch.
+
+Each scheduler also sets the ``peak_lr`` of the groups that have one (the optimizers of
+:mod:`lesson6lib.optim`) to the schedule's peak, so that with ``decay="schedule"`` the decoupled
+weight decay follows the schedule multiplier $\eta_t = \eta / \hat\eta$, which is 1 at the
+peak, as in Loshchilov & Hutter's AdamW and SGDW.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ def _per_group(name: str, value: float | Sequence[float], optimizer: Optimizer) 
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} values for {n} parameter groups")
     return [check_number(f"{name}[{i}]", v, 0.0, low_open=True) for i, v in enumerate(values)]
+
+
+def _set_peaks(optimizer: Optimizer, peaks: Sequence[float]) -> None:
+    """The schedule's peak as each group's ``peak_lr``, where the group has that setting."""
+    for group, peak in zip(optimizer.param_groups, peaks, strict=True):
+        if "peak_lr" in group:
+            group["peak_lr"] = peak
 
 
 def _check_lrs(**lrs: float) -> None:
@@ -150,6 +162,7 @@ class TriangularLR(LRScheduler):
         self.max_lrs = _per_group("max_lr", max_lr, optimizer)
         self.step_size_up, self.step_size_down = step_size_up, step_size_down
         super().__init__(optimizer, last_epoch)
+        _set_peaks(optimizer, [max(b, m) for b, m in zip(self.base_lrs, self.max_lrs, strict=True)])
 
     def get_lr(self) -> list[float]:
         return [
@@ -176,6 +189,7 @@ class CosineWarmRestarts(LRScheduler):
         check_number("min_lr", min_lr, 0.0)
         self.cycle_len, self.cycle_mult, self.min_lr = cycle_len, cycle_mult, min_lr
         super().__init__(optimizer, last_epoch)
+        _set_peaks(optimizer, self.base_lrs)
 
     def get_lr(self) -> list[float]:
         return [
@@ -219,6 +233,7 @@ class OneCycle(LRScheduler):
                         "cycle_momentum=True needs an optimizer with momentum or betas"
                     )
         super().__init__(optimizer, last_epoch)
+        _set_peaks(optimizer, self.max_lrs)
 
     def get_lr(self) -> list[float]:
         step = self.last_epoch

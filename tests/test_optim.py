@@ -257,3 +257,118 @@ def test_values_inside_parameter_groups_are_checked(cls, bad):
     opt = cls(layers[0].parameters(), lr=0.01)
     with pytest.raises(ValueError, match=r"parameter group 1"):
         opt.add_param_group(rest)
+
+
+# --- decoupled decay in the paper's form (decay="schedule") ---------------------------------------
+
+
+def _hand_adamw(theta, grads, lr, wd, rate, betas=(0.9, 0.999), eps=1e-8):
+    """Loshchilov & Hutter's Algorithm 2 on one number, written out: decay by rate * wd, then
+    Adam's step at the learning rate lr."""
+    m = v = 0.0
+    for t, g in enumerate(grads, start=1):
+        m = betas[0] * m + (1 - betas[0]) * g
+        v = betas[1] * v + (1 - betas[1]) * g * g
+        m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+        theta = theta - rate * wd * theta - lr * m_hat / (v_hat**0.5 + eps)
+    return theta
+
+
+def _run_on_scalar(opt_cls, theta0, grads, **hp):
+    p = nn.Parameter(torch.tensor([theta0], dtype=torch.float64))
+    opt = opt_cls([p], **hp)
+    for g in grads:
+        p.grad = torch.tensor([g], dtype=torch.float64)
+        opt.step()
+    return float(p.detach())
+
+
+@pytest.mark.parametrize(("lr", "peak"), [(0.01, None), (0.01, 0.04), (0.2, 0.1)])
+def test_paper_adamw_matches_a_hand_computation(lr, peak):
+    grads = [0.5, -1.0, 2.0, 0.25, -0.75]
+    rate = lr / (peak if peak is not None else lr)  # the schedule multiplier
+    ours = _run_on_scalar(
+        optim.AdamW, 1.5, grads, lr=lr, weight_decay=0.3, decay="schedule", peak_lr=peak
+    )
+    assert ours == pytest.approx(_hand_adamw(1.5, grads, lr, 0.3, rate), rel=1e-12)
+    pytorch_form = _run_on_scalar(optim.AdamW, 1.5, grads, lr=lr, weight_decay=0.3)
+    assert pytorch_form == pytest.approx(_hand_adamw(1.5, grads, lr, 0.3, lr), rel=1e-12)
+
+
+@pytest.mark.parametrize("cls", [optim.AdamW, optim.SGDW])
+def test_paper_form_decays_by_wd_per_step_whatever_the_lr(cls):
+    """At a constant schedule (multiplier 1) a weight with zero gradient shrinks by (1 - wd) per
+    step in the paper's form, at any lr; in PyTorch's form by (1 - lr wd)."""
+    wd, steps = 0.05, 10
+    for lr in (1e-3, 1e-2, 0.3):
+        paper = _run_on_scalar(cls, 2.0, [0.0] * steps, lr=lr, weight_decay=wd, decay="schedule")
+        pytorch = _run_on_scalar(cls, 2.0, [0.0] * steps, lr=lr, weight_decay=wd)
+        assert paper == pytest.approx(2.0 * (1 - wd) ** steps, rel=1e-12)
+        assert pytorch == pytest.approx(2.0 * (1 - lr * wd) ** steps, rel=1e-12)
+
+
+def test_paper_form_follows_the_schedule_multiplier():
+    """Under 1cycle the paper's decay per step is wd * lr_t / max_lr: 1 at the peak."""
+    from lesson6lib import schedules
+
+    p = nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    opt = optim.AdamW([p], lr=0.05, weight_decay=0.2, decay="schedule")
+    sched = schedules.OneCycle(opt, max_lr=0.1, total_steps=20)
+    assert opt.param_groups[0]["peak_lr"] == 0.1
+    for _ in range(19):
+        before, lr_t = float(p.detach()), opt.param_groups[0]["lr"]
+        p.grad = torch.zeros_like(p)
+        opt.step()
+        assert float(p.detach()) == pytest.approx(before * (1 - 0.2 * lr_t / 0.1), rel=1e-12)
+        sched.step()
+
+
+def test_paper_form_round_trips_through_the_state_dict():
+    model = make_model()
+    hp = {"lr": 1e-2, "weight_decay": 0.1, "decay": "schedule", "peak_lr": 0.02}
+    opt = optim.AdamW(model.parameters(), **hp)
+    trajectory(model, opt)
+    clone = copy.deepcopy(model)
+    opt2 = optim.AdamW(clone.parameters(), lr=1e-2)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert opt2.param_groups[0]["decay"] == "schedule" and opt2.param_groups[0]["peak_lr"] == 0.02
+    assert max_diff(trajectory(model, opt), trajectory(clone, opt2)) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: optim.AdamW(p, decay="paper"), r"decay must be one of 'lr', 'schedule'"),
+        (lambda p: optim.SGDW(p, decay=None), r"decay must be one of"),
+        (lambda p: optim.Adam(p, weight_decay=0.1, decay="schedule"), "decouple_wd=True"),
+        (lambda p: optim.SGD(p, lr=0.1, decay="schedule"), "decouple_wd=True"),
+        (lambda p: optim.AdamW(p, decay="schedule", peak_lr=0.0), r"peak_lr must be in \(0"),
+        (lambda p: optim.AdamW(p, decay="schedule", peak_lr=-1e-3), "peak_lr must be"),
+        (lambda p: optim.AdamW(p, decay="schedule", peak_lr=float("nan")), "peak_lr must be"),
+        (lambda p: optim.AdamW(p, lr=0.0, decay="schedule"), r"peak_lr .*parameter group 0"),
+        (
+            lambda p: optim.SGDW(p, lr=0.1, decay="schedule", peak_lr="1"),
+            "peak_lr must be a number",
+        ),
+    ],
+)
+def test_bad_decay_settings_are_refused(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make(make_model().parameters())
+
+
+def test_update_rules_are_written_for_katex_not_as_raw_text():
+    """The docstrings hold their maths as $...$ (rendered in the API reference), never as
+    Sphinx :math: roles or doubled backslashes, which a page would show as typed; the functions
+    the optimizers page shows as code state their rule in plain words."""
+    import inspect
+
+    from lesson6lib import schedules
+    from lesson6lib.experiments import collab
+
+    for module in (optim, schedules, collab):
+        text = inspect.getsource(module)
+        assert ":math:" not in text and "\\\\" not in text, module.__name__
+    assert "$" in optim.__doc__ and "\\eta" in optim.Adam.__doc__
+    for shown in (optim.weight_decay, optim.decay_rate):
+        assert "$" not in shown.__doc__ and "\\" not in shown.__doc__

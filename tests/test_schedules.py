@@ -160,3 +160,45 @@ def test_one_cycle_scheduler_refuses_a_negative_or_nan_peak():
         opt = two_groups(momentum=0.9)
         with pytest.raises(ValueError, match="max_lr"):
             schedules.OneCycle(opt, max_lr=bad, total_steps=10)
+
+
+# --- the schedule's peak, for the paper's form of decoupled decay --------------------------------
+
+
+def _peaks(optimizer):
+    return [g.get("peak_lr") for g in optimizer.param_groups]
+
+
+@pytest.mark.parametrize(
+    ("make", "peaks"),
+    [
+        (lambda o: schedules.OneCycle(o, max_lr=[0.1, 0.02], total_steps=20), [0.1, 0.02]),
+        (lambda o: schedules.TriangularLR(o, max_lr=[0.05, 0.004], step_size_up=5), [0.05, 0.004]),
+        (lambda o: schedules.CosineWarmRestarts(o, cycle_len=5), [0.01, 0.001]),
+    ],
+    ids=["1cycle", "triangular", "sgdr"],
+)
+def test_schedulers_set_the_peak_of_our_optimizers(make, peaks):
+    opt = two_groups(optim.AdamW, decay="schedule")
+    assert _peaks(opt) == [0.01, 0.001]  # by default, the lr each group was created with
+    make(opt)
+    assert _peaks(opt) == pytest.approx(peaks)
+    theirs = two_groups()
+    make(theirs)
+    assert _peaks(theirs) == [None, None]  # torch's optimizers get no new setting
+
+
+def test_paper_decay_under_sgdr_is_one_at_each_restart():
+    p = nn.Parameter(torch.ones(1, dtype=torch.float64))
+    opt = optim.SGDW([p], lr=0.2, weight_decay=0.1, decay="schedule")
+    sched = schedules.CosineWarmRestarts(opt, cycle_len=4, min_lr=0.0)
+    factors = []
+    for _ in range(8):
+        before = float(p.detach())
+        p.grad = torch.zeros_like(p)
+        opt.step()
+        factors.append(float(p.detach()) / before)
+        sched.step()
+    multipliers = [schedules.sgdr(t, 1.0, 0.0, cycle_len=4) for t in range(8)]
+    assert factors == pytest.approx([1 - 0.1 * m for m in multipliers], rel=1e-12)
+    assert factors[0] == factors[4] == pytest.approx(0.9)
