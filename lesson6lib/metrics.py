@@ -5,7 +5,9 @@ row, ``"root_mean"`` reports sqrt(mean(q)). The training loop sums q over all ro
 batches and reduces once at the end, so a root-mean metric (RMSE, RMSPE) is the root of the mean
 over the whole data set, never a mean of per-batch roots (which reads low).
 
-:func:`rmspe` is Kaggle's Rossmann metric on arrays of sales (NumPy, zero-sales rows skipped).
+:func:`rmspe` is Kaggle's Rossmann metric on arrays of sales (NumPy, zero-sales rows skipped);
+:func:`batch_mean_rmspe` is the way fastai 0.7's ``validate`` reported it in 2018, a mean of
+per-batch RMSPEs, kept to compare with the lesson's printed numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Metric", "accuracy", "exp_rmspe", "rmse", "rmspe"]
+from lesson6lib.checks import check_int
+
+__all__ = ["Metric", "accuracy", "batch_mean_rmspe", "exp_rmspe", "mape", "rmse", "rmspe"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,35 @@ def rmspe(y_true, y_pred) -> float:
     if not keep.any():
         raise ValueError("rmspe needs at least one non-zero true value")
     return float(np.sqrt(np.mean(((y[keep] - p[keep]) / y[keep]) ** 2)))
+
+
+def mape(y_true, y_pred) -> float:
+    """Mean absolute percentage error, the metric of the entity-embeddings paper:
+    mean(|y - y_hat| / |y|) over the rows with y != 0 (as :func:`rmspe`, zero rows skipped)."""
+    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {y.shape} and {p.shape}")
+    keep = y != 0
+    if not keep.any():
+        raise ValueError("mape needs at least one non-zero true value")
+    return float(np.mean(np.abs(y[keep] - p[keep]) / np.abs(y[keep])))
+
+
+def batch_mean_rmspe(y_true, y_pred, batch_size: int) -> float:
+    """RMSPE as fastai 0.7's ``validate`` reported it: the rows, in their order, are cut into
+    consecutive batches of ``batch_size`` (the last one may be shorter), the RMSPE of each
+    batch is computed, and the results are averaged with each batch weighted by its number of
+    rows: sum_b n_b * sqrt(mean_b(((y - y_hat) / y)^2)) / n. A mean of roots is at most the
+    root of the mean (Jensen), so this reads at or below :func:`rmspe` of the same rows.
+    Every true value must be non-zero (the 2018 code divided by each one)."""
+    batch_size = check_int("batch_size", batch_size)
+    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y.ndim != 1 or y.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must be 1-D of one length: {y.shape}, {p.shape}")
+    if len(y) == 0 or (y == 0).any():
+        raise ValueError("batch_mean_rmspe needs at least one row and no zero true value")
+    sq = ((y - p) / y) ** 2
+    starts = np.arange(0, len(y), batch_size)
+    counts = np.diff(np.append(starts, len(y)))
+    roots = np.sqrt(np.add.reduceat(sq, starts) / counts)
+    return float(np.sum(roots * counts) / len(y))

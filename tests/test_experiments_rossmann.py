@@ -90,7 +90,8 @@ def test_a_misspelt_field_is_refused_and_the_presets_are_valid():
     with pytest.raises(TypeError, match="hiden"):
         rx.RossmannPreset(hiden=(10,))
     (exp,) = rx.EXPERIMENTS
-    assert exp.name == "rossmann" and exp.page == "rossmann" and exp.run is rx.train_rossmann
+    assert (exp.name, exp.page) == ("rossmann", "rossmann-training")
+    assert exp.run is rx.train_rossmann
     assert exp.preset("cpu") == rx.RossmannPreset()
     assert exp.preset("full") == rx.RossmannPreset(hidden=(1000, 500), epochs=12, lr=5e-3)
     assert rx.RossmannPreset(hidden=(), dropouts=()).hidden == ()  # no hidden layer is a model

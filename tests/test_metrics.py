@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from lesson6lib.metrics import Metric, accuracy, exp_rmspe, rmse, rmspe
+from lesson6lib.metrics import (
+    Metric,
+    accuracy,
+    batch_mean_rmspe,
+    exp_rmspe,
+    mape,
+    rmse,
+    rmspe,
+)
 
 
 def test_rmse_on_one_batch_and_its_reduction():
@@ -46,3 +54,34 @@ def test_accuracy_and_a_bad_reduction():
     assert float(accuracy(logits, torch.tensor([1, 1, 1]))) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="reduce must be"):
         Metric("x", accuracy.per_row, "median")  # type: ignore[arg-type]
+
+
+def test_batch_mean_rmspe_is_the_weighted_mean_of_batch_roots():
+    sales = np.array([100.0, 200.0, 50.0, 80.0, 40.0])
+    guess = np.array([110.0, 180.0, 50.0, 100.0, 40.0])
+    # by hand, batches of 2: [+10%, -10%], [0%, +25%], [0%]
+    first = math.sqrt((0.1**2 + 0.1**2) / 2)
+    second = math.sqrt((0 + 0.25**2) / 2)
+    expected = (2 * first + 2 * second + 1 * 0.0) / 5
+    assert batch_mean_rmspe(sales, guess, 2) == pytest.approx(expected)
+    assert batch_mean_rmspe(sales, guess, 5) == pytest.approx(rmspe(sales, guess))
+    assert batch_mean_rmspe(sales, guess, 2) < rmspe(sales, guess)
+
+
+def test_batch_mean_rmspe_refuses_bad_input():
+    with pytest.raises(ValueError, match="batch_size"):
+        batch_mean_rmspe([1.0], [1.0], 0)
+    with pytest.raises(TypeError, match="batch_size"):
+        batch_mean_rmspe([1.0], [1.0], 2.5)
+    with pytest.raises(ValueError, match="one length"):
+        batch_mean_rmspe([1.0, 2.0], [1.0], 2)
+    with pytest.raises(ValueError, match="no zero"):
+        batch_mean_rmspe([0.0, 2.0], [1.0, 2.0], 2)
+
+
+def test_mape_by_hand_and_its_checks():
+    assert mape([0, 100, 200], [50, 110, 150]) == pytest.approx((0.1 + 0.25) / 2)
+    with pytest.raises(ValueError, match="differ in shape"):
+        mape([1, 2], [1])
+    with pytest.raises(ValueError, match="non-zero"):
+        mape([0, 0], [1, 2])

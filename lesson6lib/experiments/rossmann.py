@@ -284,7 +284,7 @@ def check_submission(sub: pd.DataFrame, test: pd.DataFrame) -> None:
 EXPERIMENTS = (
     Experiment(
         name="rossmann",
-        page="rossmann",
+        page="rossmann-training",
         summary="entity embeddings on Rossmann's daily sales, scored by validation RMSPE",
         presets={
             "cpu": RossmannPreset(),
