@@ -3,8 +3,7 @@
 All three models take ``(users, items)``, two tensors of contiguous integer codes from
 :class:`IdEncoder`, and return one predicted rating per row. Code 0 is reserved for ids the
 encoder did not see when it was fitted: its embedding and bias start at zero and, since no
-training row uses it, stay there, so an unknown user or item gets the "average" prediction.
-"""
+training row uses it, stay there, so an unknown user or item gets the "average" prediction."""
 
 from __future__ import annotations
 
@@ -31,6 +30,7 @@ __all__ = [
     "collab_data",
     "kfold_splits",
     "make_model",
+    "most_similar",
     "random_split",
     "time_split",
 ]
@@ -51,14 +51,10 @@ class IdEncoder(CodeEncoder):
         return self
 
 
-def _check_frac(valid_frac: float) -> None:
-    check_number("valid_frac", valid_frac, 0.0, 1.0, low_open=True, high_open=True)
-
-
 def random_split(n: int, valid_frac: float = 0.2, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """Row indices for a random ``valid_frac`` validation set and the rest, from a seeded NumPy
     generator (the same split every time for the same ``n`` and ``seed``)."""
-    _check_frac(valid_frac)
+    check_number("valid_frac", valid_frac, 0.0, 1.0, low_open=True, high_open=True)
     check_int("n", n, low=2)
     order = np.random.default_rng(seed).permutation(n)
     cut = max(1, round(n * valid_frac))
@@ -70,7 +66,7 @@ def time_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The latest ``valid_frac`` of rows (by ``times``) for validation, the earlier ones for
     training: the model is then judged on the future, as in production."""
-    _check_frac(valid_frac)
+    check_number("valid_frac", valid_frac, 0.0, 1.0, low_open=True, high_open=True)
     order = np.argsort(np.asarray(times), kind="stable")
     cut = len(order) - max(1, round(len(order) * valid_frac))
     return np.sort(order[:cut]), np.sort(order[cut:])
@@ -113,7 +109,7 @@ def _check_codes(users: Tensor, items: Tensor, n_users: int, n_items: int) -> No
 class _Factors(nn.Module):
     """What the three models share: a vector of ``n_factors`` for every user and every item."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int) -> None:
+    def __init__(self, n_users: int, n_items: int, n_factors: int = 50) -> None:
         super().__init__()
         self.n_users, self.n_items = n_users, n_items
         self.u = _embedding(n_users, n_factors)
@@ -122,9 +118,6 @@ class _Factors(nn.Module):
 
 class EmbeddingDot(_Factors):
     """rating(u, i) = w_u . w_i: a user vector dotted with an item vector, nothing else."""
-
-    def __init__(self, n_users: int, n_items: int, n_factors: int = 50) -> None:
-        super().__init__(n_users, n_items, n_factors)
 
     def forward(self, users: Tensor, items: Tensor) -> Tensor:
         _check_codes(users, items, self.n_users, self.n_items)
@@ -283,9 +276,25 @@ def make_model(
 ) -> nn.Module:
     """The model called ``kind`` sized for ``data``'s users and items (and its y_range)."""
     check_choice("kind", kind, ("dot", "dotbias", "net"))
-    n_users, n_items = data.users.n_codes, data.items.n_codes
-    if kind == "dot":
-        return EmbeddingDot(n_users, n_items, n_factors)
-    if kind == "dotbias":
-        return EmbeddingDotBias(n_users, n_items, n_factors, data.y_range)
-    return EmbeddingNet(n_users, n_items, n_factors, y_range=data.y_range)
+    models = {"dot": EmbeddingDot, "dotbias": EmbeddingDotBias, "net": EmbeddingNet}
+    kwargs = {} if kind == "dot" else {"y_range": data.y_range}
+    return models[kind](data.users.n_codes, data.items.n_codes, n_factors, **kwargs)
+
+
+def most_similar(
+    vectors: Tensor | np.ndarray, code: int, k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The ``k`` rows of ``vectors`` (one embedding per code) nearest to row ``code`` by cosine
+    similarity $\cos(v, w) = v \cdot w / (\lVert v \rVert \lVert w \rVert)$, most similar first,
+    as ``(codes, similarities)``; row ``code`` itself and all-zero rows (code 0) are left out."""
+    v = np.asarray(vectors.detach().cpu() if isinstance(vectors, Tensor) else vectors, float)
+    check_int("code", code, low=0)
+    check_int("k", k, low=1)
+    if v.ndim != 2 or code >= len(v) or not v[code].any():
+        raise ValueError(f"vectors must be 2-D with a non-zero row code={code}; got {v.shape}")
+    norms = np.linalg.norm(v, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sims = v @ v[code] / (norms * norms[code])
+    sims[(norms == 0) | (np.arange(len(v)) == code)] = -np.inf
+    order = np.argsort(-sims, kind="stable")[: min(k, int(np.isfinite(sims).sum()))]
+    return order, sims[order]

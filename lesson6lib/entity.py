@@ -7,8 +7,12 @@ Forward pass, for categorical codes x_cat (batch, n_cat) and continuous inputs x
     e   = dropout(concat_j E_j[x_cat[:, j]])        one embedding matrix per categorical column
     c   = batchnorm(x_cont)
     h_0 = concat(e, c)
-    h_k = dropout_k(relu(W_k h_{k-1} + b_k))        for each hidden layer (optionally batchnorm)
+    h_k = dropout_k(relu(W_k h_{k-1} + b_k))        for each hidden layer
     y   = low + (high - low) sigmoid(w . h_K + b)   or w . h_K + b without a y_range
+
+With ``batchnorm=True`` each hidden layer normalises its ReLU's output,
+dropout_k(bn_k(relu(W_k h + b_k))); with ``bn_before_relu=True`` too, the linear map's,
+dropout_k(relu(bn_k(W_k h + b_k))).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from lesson6lib.checks import check_int
 from lesson6lib.layers import sigmoid_range
 
-__all__ = ["EntityEmbeddingModel", "embed_codes", "embedding_sizes"]
+__all__ = ["EntityEmbeddingModel", "embed_codes", "embedding_sizes", "fastai1_embedding_sizes"]
 
 
 def embedding_sizes(cardinalities: Sequence[int], max_size: int = 50) -> list[tuple[int, int]]:
@@ -30,11 +35,26 @@ def embedding_sizes(cardinalities: Sequence[int], max_size: int = 50) -> list[tu
     return [(c, min(max_size, (c + 1) // 2)) for c in cardinalities]
 
 
+def fastai1_embedding_sizes(
+    cardinalities: Sequence[int], max_size: int = 600
+) -> list[tuple[int, int]]:
+    """fastai 1.x's rule (``emb_sz_rule``): a column with c codes gets
+    min(max_size, round(1.6 c^0.56)) dimensions; more than the lesson's rule for small columns,
+    fewer for mid-sized ones, and no cap at 50."""
+    if any(c < 1 for c in cardinalities):
+        raise ValueError(f"cardinalities must be positive, got {list(cardinalities)}")
+    check_int("max_size", max_size)
+    return [(c, min(max_size, round(1.6 * c**0.56))) for c in cardinalities]
+
+
 class EntityEmbeddingModel(nn.Module):
     """Embeddings for the categorical columns, batch-normalised continuous columns, dense layers.
 
     ``cardinalities`` gives the number of codes per categorical column (see
-    :class:`lesson6lib.tabular.CategoryEncoder`); ``emb_sizes`` overrides the embedding widths.
+    :class:`lesson6lib.tabular.CategoryEncoder`); ``emb_sizes`` overrides the embedding widths
+    (for example with :func:`fastai1_embedding_sizes`). ``batchnorm`` adds batch norm to every
+    hidden layer, after its ReLU, or before it with ``bn_before_relu`` (see the module's
+    docstring).
     The sub-layers sit in ``nn.ModuleList`` containers so that PyTorch registers them: kept in a
     plain list, they would be invisible to ``parameters()`` and never trained.
     """
@@ -49,8 +69,11 @@ class EntityEmbeddingModel(nn.Module):
         emb_sizes: Sequence[int] | None = None,
         y_range: tuple[float, float] | None = None,
         batchnorm: bool = False,
+        bn_before_relu: bool = False,
     ) -> None:
         super().__init__()
+        if bn_before_relu and not batchnorm:
+            raise ValueError("bn_before_relu=True needs batchnorm=True")
         if len(dropouts) != len(hidden):
             raise ValueError(f"got {len(hidden)} hidden layers but {len(dropouts)} dropouts")
         sizes = embedding_sizes(cardinalities)
@@ -71,6 +94,7 @@ class EntityEmbeddingModel(nn.Module):
         for layer in self.layers:
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
         self.norms = nn.ModuleList(nn.BatchNorm1d(w) for w in hidden) if batchnorm else None
+        self.bn_before_relu = bn_before_relu
         self.drops = nn.ModuleList(nn.Dropout(p) for p in dropouts)
         self.out = nn.Linear(widths[-1], 1)
         self.y_range = y_range
@@ -87,8 +111,11 @@ class EntityEmbeddingModel(nn.Module):
         if self.bn_cont is not None:
             x = torch.cat([x, self.bn_cont(x_cont)], dim=1)
         for k, (layer, drop) in enumerate(zip(self.layers, self.drops, strict=True)):
-            x = torch.relu(layer(x))
-            if self.norms is not None:
+            x = layer(x)
+            if self.norms is not None and self.bn_before_relu:
+                x = self.norms[k](x)
+            x = torch.relu(x)
+            if self.norms is not None and not self.bn_before_relu:
                 x = self.norms[k](x)
             x = drop(x)
         y = self.out(x).squeeze(1)

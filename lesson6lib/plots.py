@@ -16,6 +16,7 @@ __all__ = [
     "PCA",
     "animation_html",
     "apply_style",
+    "contour_paths",
     "draw_diagram",
     "label_points",
     "pca",
@@ -75,12 +76,60 @@ def pca(vectors, n_components: int = 2) -> PCA:
     return PCA(u[:, :k] * s[:k], vt[:k], variance[:k] / variance.sum())
 
 
-def label_points(ax, points, labels, **scatter) -> None:
-    """A scatter of 2-D ``points`` with each point's label beside it."""
-    points = np.asarray(points)
+# Where a label may go, in points from its point: beside it, then further up or down.
+_SPOTS = [(4 * sx, r * sy) for r in (3, 12, 21, 30) for sy in (1, -1) for sx in (1, -1)]
+_LEADER = {"arrowstyle": "-", "color": "#999999", "lw": 0.6}
+
+
+def label_points(ax, points, labels, fontsize: float | None = None, **scatter) -> list:
+    """A scatter of 2-D ``points``, each labelled: greedily, a label takes the first of 16 spots
+    around its point (beside it, then further up or down with a leader line) whose box overlaps
+    no earlier label and no point, else the one that overlaps least (by area, in display space:
+    set the axes' limits or margins first). Returns the labels (matplotlib annotations)."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    points = np.asarray(points, dtype=float)
     ax.scatter(points[:, 0], points[:, 1], **({"color": PALETTE[0]} | scatter))
-    for label, (x, y) in zip(labels, points, strict=True):
-        ax.annotate(str(label), (x, y), xytext=(4, 4), textcoords="offset points")
+    ax.autoscale_view()
+    renderer = ax.figure.canvas.get_renderer()
+    taken = [Bbox.from_bounds(x - 2, y - 2, 4, 4) for x, y in ax.transData.transform(points)]
+    placed = []
+    for label, xy in zip(labels, points, strict=True):
+        tried = []
+        for dx, dy in _SPOTS:
+            text = ax.annotate(
+                str(label), xy, (dx, dy), textcoords="offset points", fontsize=fontsize,
+                ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top",
+                arrowprops=dict(_LEADER, relpos=(dx < 0, dy < 0)) if abs(dy) > 3 else None,
+            )  # fmt: skip
+            text.update_positions(renderer)  # place it, then measure the text without its leader
+            box = Text.get_window_extent(text, renderer)
+            cuts = (Bbox.intersection(box, other) for other in taken)
+            tried.append((sum(c.width * c.height for c in cuts if c is not None), text, box))
+            if tried[-1][0] == 0:
+                break
+        best = min(tried, key=lambda t: t[0])
+        for _, text, _ in tried:
+            if text is not best[1]:
+                text.remove()
+        taken.append(best[2])
+        placed.append(best[1])
+    return placed
+
+
+def contour_paths(ax, x, y, values, paths: dict, levels: int = 15) -> None:
+    """Contour lines of ``values`` (``values[j, i]`` at ``x[i]``, ``y[j]``; all positive), spaced
+    evenly in log scale, and each of ``paths`` (legend label -> (steps, 2) array of points)
+    drawn over them, with a dot where it starts and one where it ends."""
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(y), len(x)) or not (values > 0).all():
+        raise ValueError(f"values must be positive, shape {(len(y), len(x))}; got {values.shape}")
+    steps = np.geomspace(values.min(), values.max(), levels)
+    ax.contour(x, y, values, levels=steps, colors="#bbbbbb", linewidths=0.8)
+    for (label, path), colour in zip(paths.items(), PALETTE[1:], strict=False):
+        ax.plot(*np.asarray(path).T, "o-", color=colour, label=label, markevery=[0, -1])
+    ax.legend()
 
 
 # matplotlib's player draws its buttons with Font Awesome from a CDN; these glyphs need nothing.
@@ -124,8 +173,15 @@ def animation_html(anim, default_mode: str = "once", alt: str = "") -> str:
 ARROW_COLOURS = {"green": "#009E73", "orange": "#E69F00", "blue": "#0072B2", "black": "#333333"}
 """The diagrams' arrow colours: green input to hidden, orange hidden to hidden, blue hidden to
 output; arrows of one colour share one weight matrix."""
-_SHAPES = ("input", "hidden", "output")
 
+# The three-character diagrams share their inputs, hidden nodes and the arrows between them.
+_K = (1, 2, 3)
+_CHARS = {f"c{k}": ("input", 2 * k - 2, 0, f"char {k}") for k in _K}
+_HIDDEN = {f"h{k}": ("hidden", 2 * k - 2, 1.6, "" if k else "h = 0") for k in (0, *_K)}
+_CHAIN = [
+    *((f"c{k}", f"h{k}", "green", "") for k in _K),
+    *((f"h{k - 1}", f"h{k}", "orange", "") for k in _K),  # from the zero state h0
+]
 # name -> (nodes: {id: (shape, x, y, label)}, edges: [(from, to, colour, label)], repeated box)
 _DIAGRAMS: dict[str, tuple[dict, list, tuple | None]] = {
     "one hidden layer": (
@@ -155,23 +211,8 @@ _DIAGRAMS: dict[str, tuple[dict, list, tuple | None]] = {
         None,
     ),
     "three characters": (
-        {
-            "c1": ("input", 0, 0, "char 1"),
-            "c2": ("input", 2, 0, "char 2"),
-            "c3": ("input", 4, 0, "char 3"),
-            "h1": ("hidden", 0, 1.6, ""),
-            "h2": ("hidden", 2, 1.6, ""),
-            "h3": ("hidden", 4, 1.6, ""),
-            "y": ("output", 6, 1.6, "char 4"),
-        },
-        [
-            ("c1", "h1", "green", ""),
-            ("c2", "h2", "green", ""),
-            ("c3", "h3", "green", ""),
-            ("h1", "h2", "orange", ""),
-            ("h2", "h3", "orange", ""),
-            ("h3", "y", "blue", ""),
-        ],
+        {**_CHARS, **_HIDDEN, "y": ("output", 6, 1.6, "char 4")},
+        [*_CHAIN, ("h3", "y", "blue", "")],
         None,
     ),
     "rnn loop": (
@@ -184,23 +225,8 @@ _DIAGRAMS: dict[str, tuple[dict, list, tuple | None]] = {
         (-0.75, -0.55, 1.5, 3.2, "repeat for each character"),
     ),
     "multi-output": (
-        {
-            "c1": ("input", 0, 0, "char 1"),
-            "c2": ("input", 2, 0, "char 2"),
-            "c3": ("input", 4, 0, "char 3"),
-            "h1": ("hidden", 0, 1.6, ""),
-            "h2": ("hidden", 2, 1.6, ""),
-            "h3": ("hidden", 4, 1.6, ""),
-            "y1": ("output", 0, 3.2, "char 2"),
-            "y2": ("output", 2, 3.2, "char 3"),
-            "y3": ("output", 4, 3.2, "char 4"),
-        },
-        [
-            *((f"c{k}", f"h{k}", "green", "") for k in (1, 2, 3)),
-            ("h1", "h2", "orange", ""),
-            ("h2", "h3", "orange", ""),
-            *((f"h{k}", f"y{k}", "blue", "") for k in (1, 2, 3)),
-        ],
+        {**_CHARS, **_HIDDEN, **{f"y{k}": ("output", 2 * k - 2, 3.2, f"char {k + 1}") for k in _K}},
+        [*_CHAIN, *((f"h{k}", f"y{k}", "blue", "") for k in _K)],
         None,
     ),
 }
@@ -236,44 +262,24 @@ def draw_diagram(name: str, ax=None):
         _shape(ax, shape, x, y)
         if label:
             below = shape == "input" or (shape != "output" and len(nodes) <= 4)
-            ax.text(
-                x,
-                y - 0.62 if below else y + 0.6,
-                label,
-                ha="center",
-                va="top" if below else "bottom",
-                fontsize=9,
-            )
+            y_text, va = (y - 0.62, "top") if below else (y + 0.6, "bottom")
+            ax.text(x, y_text, label, ha="center", va=va, fontsize=9)
     for src, dst, colour, label in edges:
         (_, x0, y0, _), (_, x1, y1, _) = nodes[src], nodes[dst]
-        colour = ARROW_COLOURS[colour]
+        arrow = {
+            "arrowstyle": "-|>",
+            "color": ARROW_COLOURS[colour],
+            "lw": 2.2,
+            "mutation_scale": 16,
+        }
         if src == dst:  # a loop: the hidden state feeds itself
-            arrow = patches.FancyArrowPatch(
-                (x0 + 0.3, y0 + 0.25),
-                (x0 - 0.3, y0 + 0.25),
-                connectionstyle="arc3,rad=1.6",
-                arrowstyle="-|>",
-                mutation_scale=16,
-                color=colour,
-                lw=2.2,
-                zorder=2,
+            ends = (x0 + 0.3, y0 + 0.25), (x0 - 0.3, y0 + 0.25)
+            ax.add_patch(
+                patches.FancyArrowPatch(*ends, connectionstyle="arc3,rad=1.6", **arrow, zorder=2)
             )
-            ax.add_patch(arrow)
             continue
-        ax.annotate(
-            "",
-            xy=(x1, y1),
-            xytext=(x0, y0),
-            zorder=2,
-            arrowprops={
-                "arrowstyle": "-|>",
-                "color": colour,
-                "lw": 2.2,
-                "shrinkA": 17,
-                "shrinkB": 19,
-                "mutation_scale": 16,
-            },
-        )
+        arrow |= {"shrinkA": 17, "shrinkB": 19}
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2, arrowprops=arrow)
         if label:
             ax.text(
                 (x0 + x1) / 2, (y0 + y1) / 2 + 0.12, label, ha="center", va="bottom", fontsize=8

@@ -175,3 +175,40 @@ def test_make_model_builds_each_kind_for_the_data():
         assert isinstance(model, cls) and model.u.num_embeddings == data.users.n_codes
     with pytest.raises(ValueError, match="kind must be one of"):
         make_model("svd", data)
+
+
+def test_most_similar_ranks_by_cosine_like_torch():
+    from lesson6lib.collab import most_similar
+
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(40, 6, generator=gen)
+    weight[0] = 0  # the unknown code's row: never a neighbour
+    codes, sims = most_similar(weight, 5, k=7)
+    oracle = torch.nn.functional.cosine_similarity(weight, weight[5:6], dim=1).double()
+    oracle[[0, 5]] = -float("inf")
+    expected = torch.argsort(oracle, descending=True, stable=True)[:7]
+    assert codes.tolist() == expected.tolist()
+    assert np.allclose(sims, oracle[expected].numpy(), atol=1e-6)
+    assert (np.diff(sims) <= 0).all() and 0 not in codes and 5 not in codes
+    # a scaled copy of a row is its nearest neighbour, with similarity 1
+    weight[9] = 3 * weight[5]
+    codes, sims = most_similar(weight.numpy(), 5, k=100)
+    assert codes[0] == 9 and sims[0] == pytest.approx(1.0)
+    assert len(codes) == 38  # every non-zero row but code 5 itself
+
+
+def test_most_similar_refuses_bad_input():
+    from lesson6lib.collab import most_similar
+
+    weight = torch.randn(4, 3)
+    weight[0] = 0
+    with pytest.raises(ValueError, match="non-zero row code=0"):
+        most_similar(weight, 0)
+    with pytest.raises(ValueError, match="non-zero row code=4"):
+        most_similar(weight, 4)
+    with pytest.raises(ValueError, match="vectors must be 2-D"):
+        most_similar(torch.randn(5), 1)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        most_similar(weight, 1, k=0)
+    with pytest.raises(TypeError, match="code must be an integer"):
+        most_similar(weight, 1.0)

@@ -1,5 +1,6 @@
-"""The entity-embedding model: sizes by the lesson's rule, shapes, registered parameters, range,
-bad input, that it learns, embeddings as features, and what it imports."""
+"""The entity-embedding model: sizes by the lesson's and fastai 1.x's rules, shapes, registered
+parameters, range, batch norm after or before the ReLU, bad input, that it learns, embeddings
+as features, and what it imports."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from torch import nn
 
 from lesson6lib import entity, optim
 from lesson6lib.batches import TensorBatches
-from lesson6lib.entity import EntityEmbeddingModel, embed_codes, embedding_sizes
+from lesson6lib.entity import (
+    EntityEmbeddingModel,
+    embed_codes,
+    embedding_sizes,
+    fastai1_embedding_sizes,
+)
 from lesson6lib.learner import Learner
 
 
@@ -20,6 +26,41 @@ def test_embedding_sizes_rule():
     assert embedding_sizes([1116, 8, 3]) == [(1116, 50), (8, 4), (3, 2)]
     with pytest.raises(ValueError, match="positive"):
         embedding_sizes([0])
+
+
+def test_fastai1_embedding_sizes_rule():
+    cards = [1116, 53, 32, 8, 4, 2, 10**6]
+    # the oracle: fastai 1.x's emb_sz_rule, min(600, round(1.6 * n_cat**0.56))
+    assert fastai1_embedding_sizes(cards) == [(c, min(600, round(1.6 * c**0.56))) for c in cards]
+    assert fastai1_embedding_sizes([1116, 53, 32, 8]) == [(1116, 81), (53, 15), (32, 11), (8, 5)]
+    assert fastai1_embedding_sizes([10**6]) == [(10**6, 600)]
+    assert fastai1_embedding_sizes([1116], max_size=50) == [(1116, 50)]
+    with pytest.raises(ValueError, match="positive"):
+        fastai1_embedding_sizes([3, 0])
+    with pytest.raises(ValueError, match="max_size"):
+        fastai1_embedding_sizes([3], max_size=0)
+
+
+def test_batch_norm_after_or_before_the_relu():
+    kwargs = {"hidden": (6,), "dropouts": (0.0,), "emb_dropout": 0.0}
+    x_cat, x_cont = torch.randint(0, 5, (9, 1)), torch.randn(9, 2)
+    torch.manual_seed(0)
+    after = EntityEmbeddingModel([5], 2, **kwargs, batchnorm=True).train()
+    torch.manual_seed(0)
+    before = EntityEmbeddingModel([5], 2, **kwargs, batchnorm=True, bn_before_relu=True).train()
+    torch.manual_seed(0)
+    plain = EntityEmbeddingModel([5], 2, **kwargs).train()
+    assert before.state_dict().keys() == after.state_dict().keys()
+    h0 = torch.cat([after.embeddings[0](x_cat[:, 0]), after.bn_cont(x_cont)], dim=1)
+    linear = after.layers[0](h0)
+    norm = nn.functional.batch_norm(linear, None, None, training=True, eps=1e-5)
+    relu_norm = nn.functional.batch_norm(torch.relu(linear), None, None, training=True, eps=1e-5)
+    with torch.no_grad():
+        assert torch.allclose(after(x_cat, x_cont), after.out(relu_norm).squeeze(1), atol=1e-6)
+        assert torch.allclose(before(x_cat, x_cont), before.out(torch.relu(norm)).squeeze(1))
+        assert torch.allclose(plain(x_cat, x_cont), plain.out(torch.relu(linear)).squeeze(1))
+    with pytest.raises(ValueError, match="bn_before_relu=True needs batchnorm=True"):
+        EntityEmbeddingModel([5], 2, **kwargs, bn_before_relu=True)
 
 
 def test_shapes_range_and_every_layer_registered():

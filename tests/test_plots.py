@@ -62,3 +62,65 @@ def test_animation_gets_its_alt_text():
     html = animation_html(anim, alt='a line "moving"')
     plt.close(fig)
     assert '<img alt="a line &quot;moving&quot;" id="_anim_img' in html
+
+
+def _text_boxes(ax, texts):
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    for t in texts:
+        t.update_positions(renderer)
+    return [Text.get_window_extent(t, renderer) for t in texts]
+
+
+def test_label_points_keeps_crowded_labels_apart():
+    import numpy as np
+
+    from lesson6lib.plots import label_points
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(12, 2)) * 0.05  # a tight cluster: default labels would collide
+    labels = [f"a long movie title {k}" for k in range(12)]
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.set(xlim=(-1, 1), ylim=(-1, 1))
+    texts = label_points(ax, points, labels, fontsize=8)
+    assert [t.get_text() for t in texts] == labels
+    assert len(ax.texts) == len(labels)  # the spots it tried and rejected are gone
+    boxes = _text_boxes(ax, texts)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert (
+                not a.overlaps(b) or a.intersection(a, b).width * a.intersection(a, b).height == 0
+            )
+    plt.close(fig)
+
+
+def test_label_points_puts_a_lone_label_beside_its_point():
+    from lesson6lib.plots import label_points
+
+    fig, ax = plt.subplots()
+    (text,) = label_points(ax, [[0.0, 0.0], [1.0, 1.0]][:1], ["only"], zorder=3)
+    assert text.xyann == (4, 3) and text.arrow_patch is None  # beside it, no leader line
+    assert ax.collections[0].get_zorder() == 3  # scatter keywords reach the scatter
+    plt.close(fig)
+
+
+def test_contour_paths_draws_levels_and_paths():
+    import numpy as np
+    import pytest
+
+    from lesson6lib.plots import contour_paths
+
+    x, y = np.linspace(-1, 1, 30), np.linspace(-2, 2, 40)
+    values = 0.1 + x[None, :] ** 2 + 10 * y[:, None] ** 2
+    fig, ax = plt.subplots()
+    contour_paths(ax, x, y, values, {"a path": [[1, 2], [0.5, 1], [0, 0]]}, levels=8)
+    (line,) = ax.lines
+    assert line.get_label() == "a path" and line.get_xydata().tolist()[0] == [1, 2]
+    assert line.get_markevery() == [0, -1]  # a dot at each end
+    assert ax.get_legend() is not None and len(ax.collections) >= 1
+    with pytest.raises(ValueError, match=r"values must be positive, shape \(40, 30\)"):
+        contour_paths(ax, x, y, values.T, {})
+    with pytest.raises(ValueError, match="values must be positive"):
+        contour_paths(ax, x, y, values - 1, {})
+    plt.close(fig)

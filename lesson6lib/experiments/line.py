@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lesson6lib import optim
 from lesson6lib.experiments.base import Experiment, Preset, RunResult
 from lesson6lib.runtime import get_device, seed_everything
 
-__all__ = ["EXPERIMENTS", "LinePreset", "LineResult", "fit_line", "make_line"]
+__all__ = ["EXPERIMENTS", "LinePreset", "LineResult", "fit_line", "make_line", "mse_grid"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,21 @@ def make_line(
     x = torch.rand(preset.n_points, generator=gen)
     y = preset.a * x + preset.b + preset.noise_std * torch.randn(preset.n_points, generator=gen)
     return x.to(device), y.to(device)
+
+
+def mse_grid(x: torch.Tensor, y: torch.Tensor, a_values, b_values) -> np.ndarray:
+    """The MSE of the line a x + b on the points (x, y) for every pair of a grid: ``values[j, i]``
+    for ``a_values[i]`` and ``b_values[j]``. Computed from the sample's moments, in float64:
+    MSE(a, b) = a² mean(x²) + 2ab mean(x) + b² - 2a mean(xy) - 2b mean(y) + mean(y²), which is
+    exact and needs no pass over the points per line."""
+    x, y = (torch.as_tensor(t, dtype=torch.float64).cpu().numpy() for t in (x, y))
+    if x.ndim != 1 or x.shape != y.shape or len(x) == 0:
+        raise ValueError(
+            f"x and y must be 1-D, non-empty and equal in length; got {x.shape}, {y.shape}"
+        )
+    a, b = np.meshgrid(np.asarray(a_values, float), np.asarray(b_values, float))
+    xx, xy, yy = (x * x).mean(), (x * y).mean(), (y * y).mean()
+    return a * a * xx + 2 * a * b * x.mean() + b * b - 2 * a * xy - 2 * b * y.mean() + yy
 
 
 def fit_line(
