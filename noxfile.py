@@ -109,10 +109,12 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not tests): our AdamW against torch's; the Learner's overhead; our MovieLens
-    model against scikit-surprise (rewrites lesson6lib/reference/collab_baselines.json)."""
+    """Benchmarks (not tests): our AdamW against torch's; the Learner's overhead (on an MLP and
+    on the character models); our MovieLens model against scikit-surprise (rewrites
+    lesson6lib/reference/collab_baselines.json)."""
     _env(session)
     _run(session, "python", "benchmarks/bench_optim.py")
+    _run(session, "python", "benchmarks/bench_chars.py")
     _run(session, "python", "benchmarks/bench_collab.py")
 
 

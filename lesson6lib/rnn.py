@@ -26,6 +26,7 @@ __all__ = [
     "rnn_loop",
     "sample",
     "seq_loss",
+    "wrong_axis_loss",
 ]
 
 
@@ -33,6 +34,15 @@ def seq_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean cross-entropy (nats per character) with the vocabulary on the last axis of
     ``logits``: (..., vocab) against targets of shape (...)."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def wrong_axis_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """The 2018 notebook's mistake, kept to study it: the log-softmax taken over the **time**
+    axis (axis 1 of (batch, seq, vocab)) instead of the vocabulary, then the usual negative
+    log-likelihood. Each character's scores are normalised across the sequence's positions, so
+    the "probabilities" of one position no longer sum to one over the characters."""
+    log_probs = F.log_softmax(logits, dim=1)
+    return F.nll_loss(log_probs.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -183,8 +193,11 @@ def rnn_loop(
 
 def identity_init_(rnn: nn.RNN, scale: float = 1.0, input_std: float | None = None) -> nn.RNN:
     """Le, Jaitly & Hinton's initialisation (arXiv:1504.00941): every recurrent matrix
-    W_hh = scale * I and its bias zero, so at the start the state is carried forward unchanged.
-    With ``input_std``, input weights are drawn from N(0, input_std^2) (the paper used 0.001)."""
+    W_hh = scale * I and the biases zero, so at the start the state is carried forward unchanged.
+
+    ``input_std`` also redraws the input weights from N(0, input_std^2). Leave it ``None`` (keep
+    PyTorch's initialisation) unless reproducing the paper: its 0.001 went with plain SGD and
+    long training; with Adam at small learning rates, inputs that small barely learn."""
     if not isinstance(rnn, nn.RNN):
         raise TypeError(f"identity_init_ takes an nn.RNN, got {type(rnn).__name__}")
     with torch.no_grad():

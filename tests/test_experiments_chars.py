@@ -13,15 +13,13 @@ from torch import nn
 from lesson6lib import optim
 from lesson6lib.batches import StreamBatches
 from lesson6lib.callbacks import Callback
-from lesson6lib.experiments import chars
-from lesson6lib.experiments.chars import (
+from lesson6lib.experiments import chars, next_char
+from lesson6lib.experiments.chars import SeqPreset, SeqResult, seq_model, train_seq
+from lesson6lib.experiments.next_char import (
     CharPreset,
     CharResult,
-    SeqPreset,
-    SeqResult,
-    seq_model,
+    leak_free_mask,
     train_next_char,
-    train_seq,
 )
 from lesson6lib.rnn import CharSeqRnn, seq_loss
 from lesson6lib.runtime import seed_everything
@@ -91,7 +89,7 @@ def test_good_combinations_are_accepted():
 
 
 def test_the_char_rnn_experiment():
-    (experiment,) = chars.EXPERIMENTS
+    experiment = {e.name: e for e in chars.EXPERIMENTS}["char-rnn"]
     assert (experiment.name, experiment.page) == ("char-rnn", "rnn-more")
     assert experiment.preset("cpu") == SeqPreset()
     full = experiment.preset("full")
@@ -101,7 +99,7 @@ def test_the_char_rnn_experiment():
 
 def test_the_experiment_runs_a_preset_on_the_real_text(real_data_root, monkeypatch):
     monkeypatch.setenv("LESSON6_OFFLINE", "1")
-    (experiment,) = chars.EXPERIMENTS
+    experiment = {e.name: e for e in chars.EXPERIMENTS}["char-rnn"]
     preset = SeqPreset(n_hidden=16, batch_size=512, epochs=1, stateful=True)
     result = experiment(preset, device="cpu", progress=False)
     assert isinstance(result, SeqResult) and len(result.vocab) == 84
@@ -119,6 +117,7 @@ def test_a_next_char_run_returns_a_typed_result():
     assert result.train_nats == result.history["train_loss"].iloc[-1]
     assert result.windows == len(result.learner.train_dl.tensors[0]) > 0 and result.seconds > 0
     assert set(result.summary()) == {"metric", "value", "seconds", "train_nats", "windows"}
+    assert len(result.batch_losses) == 2 * len(result.learner.train_dl)
 
 
 def test_a_seq_run_returns_a_typed_result():
@@ -272,3 +271,84 @@ def test_identity_preset_initialises_the_rnn():
         SeqPreset(cell="rnn", nonlinearity="relu", identity_init=True, n_hidden=16), 10
     )
     assert torch.equal(model.rnn.weight_hh_l0, torch.eye(16))
+
+
+# --- next-char splits: the leak, isolated --------------------------------------------------
+
+
+def test_leak_free_mask_is_the_rule_written_out():
+    context, n = 3, 40
+    valid = torch.tensor([5, 20, 21, 38])
+    mask = leak_free_mask(n, valid, context)
+    by_rule = [all(abs(i - v) > context for v in valid.tolist()) for i in range(n)]
+    assert mask.tolist() == by_rule
+    assert not mask[valid].any() and mask.shape == (n,)
+
+
+def _split(split: str, **settings):
+    preset = CharPreset(
+        context=4, split=split, train_windows=500, valid_chars=60, valid_frac=0.05, **settings
+    )
+    codes = torch.arange(3000) % 7
+    return next_char._next_char_windows(preset, codes), preset
+
+
+def test_random_and_isolated_splits_share_validation_windows_and_train_size():
+    (x_r, y_r, xv_r, yv_r), _ = _split("random")
+    (x_i, y_i, xv_i, yv_i), preset = _split("isolated")
+    assert torch.equal(xv_r, xv_i) and torch.equal(yv_r, yv_i) and len(xv_i) == 60
+    assert len(x_r) == len(x_i) == 500
+
+
+def test_isolated_training_windows_share_no_character_with_a_validation_window():
+    preset = CharPreset(context=4, split="isolated", train_windows=None, valid_chars=60)
+    codes = torch.arange(3000)  # every code distinct: a window's codes are its positions
+    x, y, xv, yv = next_char._next_char_windows(preset, codes)
+    train_chars = set(torch.cat([x, y[:, None]], 1).flatten().tolist())
+    valid_chars = set(torch.cat([xv, yv[:, None]], 1).flatten().tolist())
+    assert train_chars and not train_chars & valid_chars
+    leaky = next_char._next_char_windows(dataclasses.replace(preset, split="random"), codes)
+    leaky_chars = set(torch.cat([leaky[0], leaky[1][:, None]], 1).flatten().tolist())
+    assert leaky_chars & valid_chars  # the random split does share characters
+
+
+def test_one_cycle_schedule_peaks_at_the_preset_lr():
+    preset = dataclasses.replace(TINY_CHAR, schedule="1cycle", lr=1e-2)
+    result = train_next_char(preset, text=TEXT)
+    lrs = [g[0] for g in result.learner.callbacks[0].lrs]
+    assert max(lrs) == pytest.approx(1e-2) and lrs[0] < 1e-2 / 5 and lrs[-1] < 1e-3
+
+
+def test_a_non_contiguous_split_needs_overlapping_windows():
+    with pytest.raises(ValueError, match=r"CharPreset\.split='isolated' samples overlapping"):
+        CharPreset(split="isolated", overlapping=False)
+
+
+def test_the_lesson_experiments_of_the_rnn_pages():
+    seq = {e.name: e for e in chars.EXPERIMENTS}["char-seq"]
+    assert (seq.page, seq.preset("cpu")) == ("rnn-more", chars.LESSON_SEQ)
+    lesson = seq.preset("cpu")
+    assert (lesson.cell, lesson.n_hidden, lesson.bptt, lesson.batch_size) == ("rnn", 256, 8, 512)
+    assert (lesson.weight_decay, lesson.stateful, seq.preset("full").epochs) == (0.0, False, 12)
+    (nxt,) = next_char.EXPERIMENTS
+    assert (nxt.name, nxt.page) == ("next-char", "char-rnn")
+    build, full = nxt.preset("cpu"), nxt.preset("full")
+    assert (build.model, build.train_windows, build.valid_chars, build.epochs) == (
+        "rnn",
+        None,
+        None,
+        1,
+    )
+    assert (full.epochs, full.lr, full.schedule) == (6, 3e-3, "1cycle")
+
+
+def test_train_seq_takes_another_loss_for_training_and_validation():
+    calls = []
+
+    def counting_loss(logits, targets):
+        calls.append(logits.shape)
+        return seq_loss(logits, targets)
+
+    result = train_seq(dataclasses.replace(TINY_SEQ, epochs=1), text=TEXT, loss_fn=counting_loss)
+    batches = len(result.learner.train_dl) + len(result.learner.valid_dl)
+    assert len(calls) == batches and result.learner.loss_fn is counting_loss

@@ -27,6 +27,7 @@ from lesson6lib.rnn import (
     rnn_loop,
     sample,
     seq_loss,
+    wrong_axis_loss,
 )
 from lesson6lib.text import Vocab, contiguous_split
 
@@ -97,6 +98,18 @@ def test_loss_is_over_the_character_axis():
     assert torch.allclose(seq_loss(logits, targets), by_hand)
     wrong_axis = -torch.log_softmax(logits, dim=0).gather(-1, targets[..., None]).mean()
     assert not torch.allclose(seq_loss(logits, targets), wrong_axis)
+
+
+def test_wrong_axis_loss_is_the_2018_loss_in_our_layout():
+    """(seq, batch, vocab) log-softmax over dim 0, as in 2018, equals ours over dim 1 of
+    (batch, seq, vocab); its 'probabilities' sum to one over the positions."""
+    torch.manual_seed(0)
+    logits, targets = torch.randn(4, 8, 10), torch.randint(0, 10, (4, 8))
+    seq_first = logits.transpose(0, 1)  # the 2018 layout
+    log_probs = torch.log_softmax(seq_first, dim=0)  # what log_softmax() without dim picked
+    by_hand = -log_probs.gather(-1, targets.T[..., None]).mean()
+    assert torch.allclose(wrong_axis_loss(logits, targets), by_hand)
+    assert torch.allclose(torch.log_softmax(logits, dim=1).exp().sum(1), torch.ones(4, 10))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])

@@ -3,9 +3,10 @@
 CPU). A page and the command line (``python -m lesson6lib run NAME --preset full``) call the same
 functions.
 
-Each topic module (``line``, ``collab``, ``chars``, ``rossmann``) lists its experiments in a
-module-level ``EXPERIMENTS`` tuple; :func:`registry` collects them from every module of this
-package, so adding an experiment means writing one module. :func:`load_reference` reads the
+Each topic module (``line``, ``collab``, ``next_char``, ``chars``, ``rossmann``,
+``rossmann_variants``) lists its experiments in a module-level ``EXPERIMENTS`` tuple;
+:func:`registry` collects them from every module of this package, so adding an experiment means
+writing one module. :func:`load_reference` reads the
 measured full-size results shipped in ``lesson6lib/reference/``; :func:`reference_table` shows
 the run records there (see :mod:`lesson6lib.experiments.reference`) and :func:`gpu_command` the
 command that makes one.

@@ -1,15 +1,15 @@
-"""Character models on Nietzsche, as run by the ``char-rnn`` and ``rnn-more`` pages and the command
-line (``EXPERIMENTS``): :func:`train_next_char` (read ``context`` characters, predict the next one)
-and :func:`train_seq` (a prediction after every character). Scores are validation nats per
-character; a run seeds torch once, at its start, and the model factory :func:`seq_model` never
-seeds."""
+"""Recurrent models with a prediction after every character, on Nietzsche, as run by the
+``rnn-more`` page and the command line (``EXPERIMENTS``): :func:`train_seq`. Scores are
+validation nats per character; a run seeds torch once, at its start, and the model factory
+:func:`seq_model` never seeds. (Models that predict one next character from a window:
+:mod:`lesson6lib.experiments.next_char`.)"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pandas as pd
@@ -23,51 +23,16 @@ from lesson6lib.data import nietzsche
 from lesson6lib.experiments.base import Experiment, Preset, RunResult
 from lesson6lib.learner import Learner
 from lesson6lib.runtime import seed_everything
-from lesson6lib.text import Vocab, char_windows, contiguous_split, seq_windows
+from lesson6lib.text import Vocab, contiguous_split, seq_windows
 
 __all__ = [
     "EXPERIMENTS",
-    "CharPreset",
-    "CharResult",
+    "LESSON_SEQ",
     "SeqPreset",
     "SeqResult",
     "seq_model",
-    "train_next_char",
     "train_seq",
 ]
-
-
-@dataclass(frozen=True)
-class CharPreset(Preset):
-    """A model that reads ``context`` characters and predicts the next one."""
-
-    model: Literal["char3", "loop", "concat", "rnn"] = "loop"
-    context: int = 8
-    n_factors: int = 42
-    n_hidden: int = 256
-    overlapping: bool = True  # a window at every character, or every `context` characters
-    split: Literal["contiguous", "random"] = "contiguous"  # random: 2018's leaky split
-    train_windows: int | None = 150_000  # a seeded sample of the training windows; None: all
-    text_chars: int | None = None  # use only the first so many characters of the text
-    valid_chars: int | None = 20_000  # the first so many characters of the validation text
-    epochs: int = 1
-    batch_size: int = 512
-    lr: float = 3e-3
-    valid_frac: float = 0.1
-    seed: int = 0
-
-    def check(self) -> None:
-        self.positive("context", "n_factors", "n_hidden", "epochs", "batch_size", "lr")
-        for name in ("train_windows", "text_chars", "valid_chars"):  # None, or >= 1
-            if getattr(self, name) is not None:
-                self.positive(name)
-        self.fraction("valid_frac")
-        check_int(self._field("seed"), self.seed, low=0)
-        if self.model == "char3" and self.context != 3:
-            raise ValueError(
-                f"{self._field('context')} must be 3 for model='char3' (it reads exactly 3 "
-                f"characters); got {self.context}"
-            )
 
 
 @dataclass(frozen=True)
@@ -132,14 +97,6 @@ class _TextResult(RunResult):
 
 
 @dataclass(kw_only=True)
-class CharResult(_TextResult):
-    """A :func:`train_next_char` run: the last epoch's ``train_nats``, the training ``windows``."""
-
-    train_nats: float
-    windows: int
-
-
-@dataclass(kw_only=True)
 class SeqResult(_TextResult):
     """A :func:`train_seq` run: ``batch_losses`` has every training batch's loss; ``diverged``
     says a loss became infinite or NaN and stopped the run (in epoch 1: ``value`` is NaN)."""
@@ -157,61 +114,6 @@ def _encoded(text: str | None) -> tuple[Vocab, torch.Tensor]:
     text = nietzsche.load_text() if text is None else text
     vocab = Vocab(text)
     return vocab, vocab.encode(text)
-
-
-_NEXT_CHAR_MODELS = {
-    "char3": rnn.Char3Model,
-    "loop": rnn.CharLoop,
-    "concat": rnn.CharLoopConcat,
-    "rnn": rnn.CharRnn,
-}
-
-
-def _next_char_windows(preset: CharPreset, codes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """x, y for training and validation, per the preset's split; sampled with a generator of
-    its own (seeded with ``preset.seed``), so the global RNG is untouched."""
-    codes = codes if preset.text_chars is None else codes[: preset.text_chars]
-    gen = torch.Generator().manual_seed(preset.seed)
-    if preset.split == "contiguous":
-        train, valid = contiguous_split(codes, preset.valid_frac)
-        x, y = char_windows(train, preset.context, preset.overlapping)
-        valid = valid if preset.valid_chars is None else valid[: preset.valid_chars]
-        xv, yv = char_windows(valid, preset.context, overlapping=True)
-    else:  # "random": windows of the whole text, shuffled, then cut (neighbours leak)
-        x_all, y_all = char_windows(codes, preset.context, preset.overlapping)
-        order = torch.randperm(len(x_all), generator=gen)
-        n_valid = int(len(order) * preset.valid_frac)
-        if preset.valid_chars is not None:
-            n_valid = min(n_valid, preset.valid_chars)
-        xv, yv = x_all[order[:n_valid]], y_all[order[:n_valid]]
-        x, y = x_all[order[n_valid:]], y_all[order[n_valid:]]
-    if preset.train_windows is not None and len(x) > preset.train_windows:
-        keep = torch.randperm(len(x), generator=gen)[: preset.train_windows]
-        x, y = x[keep], y[keep]
-    return x, y, xv, yv
-
-
-def train_next_char(
-    preset: CharPreset,
-    device: str | torch.device | None = None,
-    progress: bool = False,
-    *,
-    text: str | None = None,
-) -> CharResult:
-    """Train a one-next-character model per ``preset`` on ``text`` (default: Nietzsche)."""
-    _check_preset(preset, CharPreset)
-    seed_everything(preset.seed)
-    vocab, codes = _encoded(text)
-    x, y, xv, yv = _next_char_windows(preset, codes)
-    model = _NEXT_CHAR_MODELS[preset.model](len(vocab), preset.n_factors, preset.n_hidden)
-    train_dl = TensorBatches(x, y, batch_size=preset.batch_size, shuffle=True, seed=preset.seed)
-    valid_dl = TensorBatches(xv, yv, batch_size=4096)
-    opt = optim.Adam(model.parameters(), lr=preset.lr)
-    learn = Learner(model, train_dl, rnn.seq_loss, opt, valid_dl, device=device, progress=progress)
-    start = time.perf_counter()
-    history = learn.fit(preset.epochs)
-    train_nats = float(history["train_loss"].iloc[-1])
-    return CharResult.of(learn, history, start, vocab=vocab, train_nats=train_nats, windows=len(x))
 
 
 def seq_model(preset: SeqPreset, vocab_size: int) -> rnn.CharSeqRnn:
@@ -243,10 +145,13 @@ def train_seq(
     *,
     text: str | None = None,
     callbacks: Sequence[Callback] = (),
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = rnn.seq_loss,
 ) -> SeqResult:
     """Train a :class:`~lesson6lib.rnn.CharSeqRnn` per ``preset`` on the first
-    ``1 - valid_frac`` of ``text`` (default: Nietzsche), scored on the rest. A run whose loss
-    becomes infinite or NaN stops there and reports ``diverged``. The ``char-rnn`` experiment."""
+    ``1 - valid_frac`` of ``text`` (default: Nietzsche), scored on the rest with the same
+    ``loss_fn`` (default: cross-entropy over the vocabulary; the ``rnn-more`` page passes the 2018
+    mistake, :func:`~lesson6lib.rnn.wrong_axis_loss`). A run whose loss becomes infinite or NaN
+    stops there and reports ``diverged``. The ``char-rnn`` and ``char-seq`` experiments."""
     _check_preset(preset, SeqPreset)
     seed_everything(preset.seed)
     vocab, codes = _encoded(text)
@@ -260,7 +165,7 @@ def train_seq(
     learn = Learner(
         model,
         train_dl,
-        rnn.seq_loss,
+        loss_fn,
         opt,
         valid_dl,
         callbacks=[recorder, *carry, *callbacks],
@@ -277,7 +182,22 @@ def train_seq(
     return SeqResult.of(learn, history, start, vocab=vocab, batch_losses=losses, diverged=diverged)
 
 
+LESSON_SEQ = SeqPreset(
+    cell="rnn", n_hidden=256, bptt=8, batch_size=512, epochs=4, lr=1e-2, weight_decay=0.0
+)
+"""The lesson's multi-output model (the ``char-seq`` experiment's ``cpu`` preset): a tanh
+``nn.RNN`` of 256 units, 8 characters per sequence, every sequence from a zero state, Adam
+without weight decay, 4 epochs of 1cycle peaking at 0.01."""
+
 EXPERIMENTS = (
+    Experiment(
+        name="char-seq",
+        page="rnn-more",
+        summary="The lesson's CharSeqRnn (nn.RNN, an output after each of 8 characters): "
+        "validation nats per character, last 10% of the text",
+        presets={"cpu": LESSON_SEQ, "full": replace(LESSON_SEQ, epochs=12)},
+        run=train_seq,
+    ),
     Experiment(
         name="char-rnn",
         page="rnn-more",
