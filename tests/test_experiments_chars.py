@@ -335,11 +335,11 @@ def test_the_lesson_experiments_of_the_rnn_pages():
     build, full = nxt.preset("cpu"), nxt.preset("full")
     assert (build.model, build.train_windows, build.valid_chars, build.epochs) == (
         "rnn",
-        None,
+        400_000,
         None,
         1,
     )
-    assert (full.epochs, full.lr, full.schedule) == (6, 3e-3, "1cycle")
+    assert (full.train_windows, full.epochs, full.lr, full.schedule) == (None, 6, 3e-3, "1cycle")
 
 
 def test_train_seq_takes_another_loss_for_training_and_validation():
