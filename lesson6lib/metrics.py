@@ -73,28 +73,30 @@ exp_rmspe = Metric("exp_rmspe", _squared_pct_error_of_exp, "root_mean")
 sqrt(mean(((e^t - e^p) / e^t)^2)) = sqrt(mean((1 - e^(p - t))^2))."""
 
 
-def rmspe(y_true, y_pred) -> float:
-    """Root mean square percentage error, Kaggle's Rossmann metric:
-    sqrt(mean(((y - y_hat) / y)^2)) over the rows with y != 0 (days with no sales are ignored)."""
+def _nonzero_rows(name: str, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` and ``y_pred`` as float64 arrays of one shape, without the rows where the
+    true value is 0 (a percentage error is undefined there); at least one row must remain."""
     y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     if y.shape != p.shape:
         raise ValueError(f"y_true and y_pred differ in shape: {y.shape} and {p.shape}")
     keep = y != 0
     if not keep.any():
-        raise ValueError("rmspe needs at least one non-zero true value")
-    return float(np.sqrt(np.mean(((y[keep] - p[keep]) / y[keep]) ** 2)))
+        raise ValueError(f"{name} needs at least one non-zero true value")
+    return y[keep], p[keep]
+
+
+def rmspe(y_true, y_pred) -> float:
+    """Root mean square percentage error, Kaggle's Rossmann metric:
+    sqrt(mean(((y - y_hat) / y)^2)) over the rows with y != 0 (days with no sales are ignored)."""
+    y, p = _nonzero_rows("rmspe", y_true, y_pred)
+    return float(np.sqrt(np.mean(((y - p) / y) ** 2)))
 
 
 def mape(y_true, y_pred) -> float:
     """Mean absolute percentage error, the metric of the entity-embeddings paper:
     mean(|y - y_hat| / |y|) over the rows with y != 0 (as :func:`rmspe`, zero rows skipped)."""
-    y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y.shape != p.shape:
-        raise ValueError(f"y_true and y_pred differ in shape: {y.shape} and {p.shape}")
-    keep = y != 0
-    if not keep.any():
-        raise ValueError("mape needs at least one non-zero true value")
-    return float(np.mean(np.abs(y[keep] - p[keep]) / np.abs(y[keep])))
+    y, p = _nonzero_rows("mape", y_true, y_pred)
+    return float(np.mean(np.abs(y - p) / np.abs(y)))
 
 
 def batch_mean_rmspe(y_true, y_pred, batch_size: int) -> float:
